@@ -1,0 +1,32 @@
+# The two commands: `make run` and `make test`. Both create .venv and install the pinned
+# requirements first, so a fresh machine with Python 3.11 and make needs nothing else.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run api test lint format bench clean
+
+$(STAMP): requirements.txt requirements-dev.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -r requirements-dev.txt
+	touch $(STAMP)
+
+run: $(STAMP)  ## API + dashboard + entry app + demo stream, on embedded SQLite
+	$(BIN)/python -m vigilante.launcher
+
+api: $(STAMP)  ## the API alone, reloading on code changes
+	$(BIN)/uvicorn app:app --reload
+
+test: $(STAMP)  ## lint, then the whole test suite
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/python -m pytest -q
+
+format: $(STAMP)
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,0 +1,5 @@
+"""The API process: ``uvicorn app:app``. Everything else lives in the vigilante package."""
+
+from vigilante.api import create_app
+
+app = create_app()

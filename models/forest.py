@@ -1,0 +1,79 @@
+"""IsolationForest and an exact, fast scorer that walks its fitted trees from flat arrays.
+
+scikit-learn's ``score_samples`` spends ~3 ms per call on per-tree dispatch, whatever the number
+of rows. :class:`FlatForest` copies the fitted trees into padded numpy arrays once and walks all
+trees together, reproducing sklearn's arithmetic step by step (float32 inputs, depth plus the
+average path length correction at the leaf, summed tree by tree) so the score is bit-for-bit
+the one ``score_samples`` returns.
+
+Sign convention: sklearn's ``score_samples`` is lower = more abnormal. Here
+:meth:`FlatForest.anomaly` returns ``-score_samples`` (in (0, 1], higher = more anomalous);
+this is the one place the sign flips.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.ensemble import IsolationForest
+from sklearn.ensemble._iforest import _average_path_length
+
+
+def fit_forest(X: np.ndarray, seed: int = 0, n_estimators: int = 100) -> IsolationForest:
+    forest = IsolationForest(
+        n_estimators=n_estimators, max_samples=min(256, len(X)), random_state=seed
+    )
+    return forest.fit(X)
+
+
+class FlatForest:
+    """The trees of a fitted IsolationForest as flat arrays, walked for many rows at once."""
+
+    def __init__(self, forest: IsolationForest):
+        trees = [est.tree_ for est in forest.estimators_]
+        width = max(t.node_count for t in trees)
+        n_trees = len(trees)
+        feature = np.zeros((n_trees, width), dtype=np.intp)
+        threshold = np.zeros((n_trees, width), dtype=np.float64)
+        children = np.zeros((n_trees, width, 2), dtype=np.intp)
+        leaf_value = np.zeros((n_trees, width), dtype=np.float64)
+        max_depth = 0
+        for i, (tree, features) in enumerate(zip(trees, forest.estimators_features_, strict=True)):
+            n = tree.node_count
+            is_leaf = tree.children_left[:n] == -1
+            own = np.arange(n) + i * width
+            # Map each tree's own feature subset back to the full row; leaves loop to themselves.
+            feature[i, :n] = np.where(is_leaf, 0, np.asarray(features)[tree.feature[:n].clip(0)])
+            threshold[i, :n] = np.where(is_leaf, np.inf, tree.threshold[:n])
+            children[i, :n, 0] = np.where(is_leaf, own, tree.children_left[:n] + i * width)
+            children[i, :n, 1] = np.where(is_leaf, own, tree.children_right[:n] + i * width)
+            # sklearn counts the root as depth 1; same expression as its _compute_score_samples.
+            depths = tree.compute_node_depths()[:n]
+            leaf_value[i, :n] = depths + _average_path_length(tree.n_node_samples[:n]) - 1.0
+            max_depth = max(max_depth, int(depths.max()))
+        self.n_features = forest.n_features_in_
+        self.feature = feature.ravel()
+        self.threshold = threshold.ravel()
+        self.children = children.ravel()
+        self.leaf_value = leaf_value.ravel()
+        self.max_depth = max_depth
+        self.roots = np.arange(n_trees, dtype=np.intp) * width
+        self.denominator = n_trees * _average_path_length([forest._max_samples])
+
+    def anomaly(self, X: np.ndarray) -> np.ndarray:
+        """Anomaly score per row in (0, 1], higher = more anomalous (== -score_samples)."""
+        X = np.atleast_2d(np.asarray(X, dtype=np.float32)).astype(np.float64)
+        n_rows = len(X)
+        flat_x = X.ravel()
+        row_base = (np.arange(n_rows, dtype=np.intp) * X.shape[1])[:, None]
+        node = np.broadcast_to(self.roots, (n_rows, len(self.roots))).copy()
+        for _ in range(self.max_depth - 1):
+            value = flat_x.take(row_base + self.feature.take(node))
+            go_right = value > self.threshold.take(node)
+            node = self.children.take(node * 2 + go_right)
+        # Sequential sum in tree order, exactly as sklearn accumulates depths.
+        depths = np.cumsum(self.leaf_value.take(node), axis=1)[:, -1]
+        return 2 ** (
+            -np.divide(
+                depths, self.denominator, out=np.ones_like(depths), where=self.denominator != 0
+            )
+        )

@@ -1,0 +1,94 @@
+import time
+
+import jwt
+
+from tests.conftest import PASSWORD, signup_and_login
+from vigilante.security import hash_password
+
+
+def test_signup_returns_id_and_username_without_hash(client):
+    r = client.post("/users", json={"username": "ana", "password": PASSWORD})
+    assert r.status_code == 201
+    assert r.json() == {"id": 1, "username": "ana"}
+
+
+def test_taken_username_is_409(client):
+    client.post("/users", json={"username": "ana", "password": PASSWORD})
+    r = client.post("/users", json={"username": "ana", "password": PASSWORD + "x"})
+    assert r.status_code == 409
+
+
+def test_weak_and_overlong_passwords_are_422_naming_password(client):
+    for bad in ["short", "password1", "aaaaaaaaaaaa", "ana-secret-1", "x" * 1000]:
+        r = client.post("/users", json={"username": "ana", "password": bad})
+        assert r.status_code == 422, bad
+        assert r.json()["detail"][0]["field"] == "password"
+
+
+def test_login_gives_bearer_token_with_expiry(client):
+    client.post("/users", json={"username": "ana", "password": PASSWORD})
+    r = client.post("/token", data={"username": "ana", "password": PASSWORD})
+    body = r.json()
+    assert r.status_code == 200
+    assert body["token_type"] == "bearer"
+    assert body["expires_in"] == 3600
+
+
+def test_bad_password_and_unknown_user_get_the_same_401(client):
+    client.post("/users", json={"username": "ana", "password": PASSWORD})
+    wrong = client.post("/token", data={"username": "ana", "password": "nope-nope-nope"})
+    unknown = client.post("/token", data={"username": "bia", "password": "nope-nope-nope"})
+    assert wrong.status_code == unknown.status_code == 401
+    assert wrong.json() == unknown.json()
+
+
+def test_endpoints_need_a_token(client):
+    for method, path in [("get", "/events"), ("get", "/stats"), ("post", "/event")]:
+        assert getattr(client, method)(path).status_code == 401
+
+
+def test_expired_and_forged_tokens_are_401(client):
+    auth = signup_and_login(client)
+    assert client.get("/events", headers=auth).status_code == 200
+    key = client.app.state.ctx.secret_key
+    now = int(time.time())
+    expired = jwt.encode({"sub": "1", "iat": now - 7200, "exp": now - 3600}, key, "HS256")
+    forged = jwt.encode({"sub": "1", "iat": now, "exp": now + 60}, b"x" * 48, "HS256")
+    for token in [expired, forged, "not-a-token"]:
+        r = client.get("/events", headers={"Authorization": f"Bearer {token}"})
+        assert r.status_code == 401
+
+
+def test_token_lifetime_comes_from_settings(make_client):
+    client = make_client(token_minutes=5)
+    client.post("/users", json={"username": "ana", "password": PASSWORD})
+    r = client.post("/token", data={"username": "ana", "password": PASSWORD})
+    assert r.json()["expires_in"] == 300
+
+
+def test_old_bcrypt_hash_logs_in_and_is_upgraded_to_argon2(client):
+    import bcrypt
+    from sqlalchemy import insert, select
+
+    from vigilante.tables import users
+
+    legacy = bcrypt.hashpw(PASSWORD.encode(), bcrypt.gensalt(rounds=4)).decode()
+    engine = client.app.state.ctx.engine
+    with engine.begin() as conn:
+        conn.execute(insert(users).values(username="old", password_hash=legacy, created_ms=0))
+    r = client.post("/token", data={"username": "old", "password": PASSWORD})
+    assert r.status_code == 200
+    with engine.connect() as conn:
+        stored = conn.execute(select(users.c.password_hash).where(users.c.username == "old"))
+        assert stored.scalar().startswith("$argon2id$")
+
+
+def test_passwords_hash_with_argon2id():
+    assert hash_password("correct horse battery").startswith("$argon2id$")
+
+
+def test_auth_off_needs_no_login(make_client):
+    client = make_client(auth="off")
+    r = client.post("/event", json={"amount": 10, "category": "café"})
+    assert r.status_code == 201
+    assert len(client.get("/events").json()) == 1

@@ -1,0 +1,188 @@
+from datetime import UTC, datetime, timedelta
+
+from tests.conftest import signup_and_login
+
+EXPENSE = {
+    "amount": 42.50,
+    "category": "alimentação",
+    "merchant": "Padaria",
+    "occurred_at": "2026-03-02T12:30:00-03:00",
+}
+
+
+def test_post_event_returns_the_scored_expense_in_utc(client, auth):
+    r = client.post("/event", json=EXPENSE, headers=auth)
+    assert r.status_code == 201
+    body = r.json()
+    assert body["amount"] == 42.5
+    assert body["currency"] == "BRL"
+    assert body["category"] == "alimentação"
+    assert body["occurred_at"] == "2026-03-02T15:30:00Z"
+    assert 0 <= body["score"] <= 1
+    assert body["severity"] in {"low", "medium", "high"}
+    assert isinstance(body["reasons"], list)
+    assert body["model_version"]
+    assert "user_id" not in body and "features" not in body
+
+
+def test_occurred_at_defaults_to_now(client, auth):
+    before = datetime.now(UTC) - timedelta(seconds=5)
+    body = client.post("/event", json={"amount": "12.34", "category": "café"}, headers=auth).json()
+    assert datetime.fromisoformat(body["occurred_at"]) >= before
+    assert body["amount"] == 12.34
+
+
+def test_batch_is_scored_in_order_and_returned_in_order(client, auth):
+    batch = [
+        {
+            "amount": 30,
+            "category": "café",
+            "merchant": "Bar do Zé",
+            "occurred_at": f"2026-03-02T10:{m:02d}:00-03:00",
+        }
+        for m in (0, 2)
+    ]
+    r = client.post("/events", json=batch, headers=auth)
+    assert r.status_code == 201
+    first, second = r.json()
+    assert first["occurred_at"] < second["occurred_at"]
+    assert not first["is_anomaly"]
+    # The second saw the first: a duplicate two minutes later.
+    assert second["is_anomaly"]
+    assert second["reasons"][0]["code"] == "duplicate"
+
+
+def test_batch_limits(client, auth):
+    assert client.post("/events", json=[], headers=auth).status_code == 422
+    big = [{"amount": 1, "category": "x"}] * 10_001
+    r = client.post("/events", json=big, headers=auth)
+    assert r.status_code == 422
+    assert r.json()["detail"][0]["field"] == "body"
+    assert client.get("/events", headers=auth).json() == []
+
+
+def test_paging_newest_first_with_before_and_after(client, auth):
+    for i in range(5):
+        client.post("/event", json={"amount": 10 + i, "category": "café"}, headers=auth)
+    page = client.get("/events?limit=2", headers=auth).json()
+    assert [e["amount"] for e in page] == [14, 13]
+    older = client.get(f"/events?limit=2&before_id={page[-1]['id']}", headers=auth).json()
+    assert [e["amount"] for e in older] == [12, 11]
+    newer = client.get(f"/events?after_id={older[0]['id']}", headers=auth).json()
+    assert [e["amount"] for e in newer] == [14, 13]
+    assert client.get("/events?limit=1001", headers=auth).status_code == 422
+
+
+def test_filters(client, auth):
+    client.post("/event", json={"amount": 10, "category": "café", "account": "ana"}, headers=auth)
+    client.post("/event", json={"amount": 20, "category": "saúde", "account": "bia"}, headers=auth)
+    by_cat = client.get("/events", params={"category": "saúde"}, headers=auth).json()
+    assert [e["amount"] for e in by_cat] == [20]
+    by_acc = client.get("/events", params={"account": "ana"}, headers=auth).json()
+    assert [e["account"] for e in by_acc] == ["ana"]
+    future = (datetime.now(UTC) + timedelta(days=1)).isoformat()
+    assert client.get("/events", params={"from": future}, headers=auth).json() == []
+    assert client.get("/events?anomalies_only=true", headers=auth).json() == []
+
+
+def test_get_one_and_404_for_missing(client, auth):
+    created = client.post("/event", json=EXPENSE, headers=auth).json()
+    assert client.get(f"/events/{created['id']}", headers=auth).json() == created
+    assert client.get("/events/999", headers=auth).status_code == 404
+
+
+def test_users_never_see_each_other(client):
+    ana = signup_and_login(client, "ana")
+    bia = signup_and_login(client, "bia")
+    mine = client.post("/event", json=EXPENSE, headers=ana).json()
+    assert client.get(f"/events/{mine['id']}", headers=bia).status_code == 404
+    assert client.get("/events", headers=bia).json() == []
+    assert (
+        client.get("/stats", params={"from": "2026-01-01T00:00:00Z"}, headers=bia).json()["count"]
+        == 0
+    )
+    r = client.post(f"/events/{mine['id']}/feedback", json={"label": "legit"}, headers=bia)
+    assert r.status_code == 404
+    # Bia's own duplicate-looking expense is not compared with Ana's history.
+    theirs = client.post("/event", json=EXPENSE, headers=bia).json()
+    assert not theirs["is_anomaly"]
+
+
+def test_stats_totals_by_category_and_day(client, auth):
+    for amount, cat, when in [
+        (10, "café", "2026-03-02T10:00:00-03:00"),
+        (20.5, "café", "2026-03-02T23:30:00-03:00"),  # still the 2nd in São Paulo
+        (100, "saúde", "2026-03-03T09:00:00-03:00"),
+    ]:
+        client.post(
+            "/event", json={"amount": amount, "category": cat, "occurred_at": when}, headers=auth
+        )
+    s = client.get(
+        "/stats",
+        params={"from": "2026-03-01T00:00:00-03:00", "to": "2026-04-01T00:00:00-03:00"},
+        headers=auth,
+    ).json()
+    assert s["total"] == 130.5
+    assert s["count"] == 3
+    assert {c["category"]: c["total"] for c in s["by_category"]} == {"café": 30.5, "saúde": 100}
+    assert [(d["day"], d["count"]) for d in s["by_day"]] == [("2026-03-02", 2), ("2026-03-03", 1)]
+    bad = client.get(
+        "/stats",
+        params={"from": "2020-01-01T00:00:00Z", "to": "2019-01-01T00:00:00Z"},
+        headers=auth,
+    )
+    assert bad.status_code == 422
+
+
+def test_feedback_is_stored(client, auth):
+    created = client.post("/event", json=EXPENSE, headers=auth).json()
+    r = client.post(f"/events/{created['id']}/feedback", json={"label": "legit"}, headers=auth)
+    assert r.status_code == 200
+    assert r.json()["feedback"] == "legit"
+    bad = client.post(f"/events/{created['id']}/feedback", json={"label": "meh"}, headers=auth)
+    assert bad.status_code == 422
+
+
+def test_reasons_follow_the_requested_language(client, auth):
+    client.post("/event", json=EXPENSE, headers=auth)
+    dup = dict(EXPENSE, occurred_at="2026-03-02T12:33:00-03:00")
+    pt = client.post("/event", json=dup, headers=auth).json()
+    assert pt["reasons"][0]["message"] == "mesmo valor em Padaria há 3 min"
+    en = client.get(f"/events/{pt['id']}?lang=en", headers=auth).json()
+    assert en["reasons"][0]["message"] == "same amount at Padaria 3 min ago"
+    via_header = client.get(f"/events/{pt['id']}", headers=auth | {"Accept-Language": "en-US"})
+    assert via_header.json()["reasons"][0]["message"].startswith("same amount")
+
+
+def test_health_needs_no_login(client):
+    r = client.get("/health")
+    assert r.status_code == 200
+    assert r.json()["status"] == "ok" and r.json()["database"] == "ok"
+
+
+def test_external_id_is_stored_once(client, auth):
+    item = dict(EXPENSE, external_id="bank-123")
+    first = client.post("/events", json=[item, item], headers=auth).json()
+    again = client.post("/event", json=item, headers=auth).json()
+    assert first[0]["id"] == first[1]["id"] == again["id"]
+    assert len(client.get("/events", headers=auth).json()) == 1
+
+
+def test_idempotency_key_replays_and_conflicts(client, auth):
+    key = {"Idempotency-Key": "abc-123"}
+    a = client.post("/event", json=EXPENSE, headers=auth | key)
+    b = client.post("/event", json=EXPENSE, headers=auth | key)
+    assert a.status_code == b.status_code == 201
+    assert a.json() == b.json()
+    other = client.post("/event", json=dict(EXPENSE, amount=1), headers=auth | key)
+    assert other.status_code == 409
+    assert len(client.get("/events", headers=auth).json()) == 1
+
+
+def test_restart_keeps_data_and_tokens(make_client):
+    first = make_client()
+    auth = signup_and_login(first)
+    created = first.post("/event", json=EXPENSE, headers=auth).json()
+    first.__exit__(None, None, None)
+    second = make_client()
+    assert second.get(f"/events/{created['id']}", headers=auth).json() == created

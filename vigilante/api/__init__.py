@@ -1,0 +1,3 @@
+from vigilante.api.main import create_app
+
+__all__ = ["create_app"]

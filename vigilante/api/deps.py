@@ -1,0 +1,82 @@
+"""Dependencies shared by the routes: the app context, the current user, the reply language."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Annotated
+
+from fastapi import Depends, Header, HTTPException, Query, Request, status
+from fastapi.security import OAuth2PasswordBearer
+from sqlalchemy import Engine, select
+
+from vigilante.config import Settings
+from vigilante.detection import DetectorService
+from vigilante.security import decode_access_token
+from vigilante.service import Ingestor
+from vigilante.tables import users
+
+
+@dataclass
+class AppContext:
+    settings: Settings
+    engine: Engine
+    secret_key: bytes
+    detectors: DetectorService
+    ingestor: Ingestor
+    local_user_id: int | None = None
+    known_users: set[int] = field(default_factory=set)
+
+
+def get_context(request: Request) -> AppContext:
+    return request.app.state.ctx
+
+
+Context = Annotated[AppContext, Depends(get_context)]
+
+oauth2_scheme = OAuth2PasswordBearer(tokenUrl="token", auto_error=False)
+
+UNAUTHORIZED = HTTPException(
+    status_code=status.HTTP_401_UNAUTHORIZED,
+    detail="not authenticated: log in at POST /token and send 'Authorization: Bearer <token>'",
+    headers={"WWW-Authenticate": "Bearer"},
+)
+
+
+def current_user_id(ctx: Context, token: Annotated[str | None, Depends(oauth2_scheme)]) -> int:
+    if not ctx.settings.auth_enabled:
+        return ctx.local_user_id
+    if not token:
+        raise UNAUTHORIZED
+    user_id = decode_access_token(token, ctx.secret_key)
+    if user_id is None:
+        raise UNAUTHORIZED
+    if user_id not in ctx.known_users:
+        with ctx.engine.connect() as conn:
+            if conn.execute(select(users.c.id).where(users.c.id == user_id)).first() is None:
+                raise UNAUTHORIZED
+        ctx.known_users.add(user_id)
+    return user_id
+
+
+CurrentUser = Annotated[int, Depends(current_user_id)]
+
+
+def reply_language(
+    ctx: Context,
+    lang: Annotated[
+        str | None,
+        Query(
+            description="Language of reasons: pt-BR (default) or en.", pattern=r"^(pt-BR|pt|en)$"
+        ),
+    ] = None,
+    accept_language: Annotated[str | None, Header(include_in_schema=False)] = None,
+) -> str:
+    choice = lang or (accept_language or "").split(",")[0].strip()
+    if choice.lower().startswith("en"):
+        return "en"
+    if choice.lower().startswith("pt"):
+        return "pt-BR"
+    return ctx.settings.lang
+
+
+Lang = Annotated[str, Depends(reply_language)]

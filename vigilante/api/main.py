@@ -1,0 +1,102 @@
+"""create_app(): settings -> database -> detector -> routes. ``app.py`` calls it."""
+
+from __future__ import annotations
+
+import logging
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from sqlalchemy import insert, select
+
+import vigilante
+from vigilante.api import errors
+from vigilante.api.deps import AppContext
+from vigilante.api.limits import BodySizeLimit, SecurityHeaders
+from vigilante.api.routes import events, stats, system, users
+from vigilante.config import Settings, get_settings
+from vigilante.db import create_db_engine, create_schema
+from vigilante.detection import DetectorService
+from vigilante.history import HistoryCache
+from vigilante.security import hash_password, load_secret_key
+from vigilante.service import Ingestor, now_ms
+from vigilante.tables import users as users_table
+
+log = logging.getLogger("vigilante")
+
+DESCRIPTION = """Receives expenses, scores each against its spender's own history, and explains
+which ones look wrong. Log in with `POST /token`, then send `Authorization: Bearer <token>`."""
+
+
+def _local_user(engine, username: str) -> int:
+    """The single user every request acts as when auth is off."""
+    with engine.begin() as conn:
+        found = conn.execute(
+            select(users_table.c.id).where(users_table.c.username == username)
+        ).scalar()
+        if found is not None:
+            return found
+        # No password can log in as this user: the hash is of a random, discarded secret.
+        import secrets
+
+        return conn.execute(
+            insert(users_table)
+            .values(
+                username=username,
+                password_hash=hash_password(secrets.token_urlsafe(32)),
+                created_ms=now_ms(),
+            )
+            .returning(users_table.c.id)
+        ).scalar_one()
+
+
+def build_context(settings: Settings) -> AppContext:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    secret_key = load_secret_key(settings)
+    engine = create_db_engine(settings)
+    create_schema(engine)
+    detectors = DetectorService(
+        engine, settings.data_dir / "models", settings.retrain_every, settings.min_train_samples
+    )
+    ingestor = Ingestor(
+        engine=engine,
+        detectors=detectors,
+        histories=HistoryCache(settings.timezone),
+        currency=settings.currency,
+        max_future_minutes=settings.max_future_minutes,
+    )
+    ctx = AppContext(settings, engine, secret_key, detectors, ingestor)
+    if not settings.auth_enabled:
+        ctx.local_user_id = _local_user(engine, settings.local_username)
+    return ctx
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    ctx = build_context(settings)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI):
+        yield
+        ctx.detectors.wait(timeout=30)
+        ctx.engine.dispose()
+
+    app = FastAPI(
+        title="Vigilante de Gastos",
+        version=vigilante.__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    app.state.ctx = ctx
+    errors.install(app)
+    for router in (users.router, events.router, stats.router, system.router):
+        app.include_router(router)
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=settings.cors_origins,
+        allow_methods=["GET", "POST", "PUT", "DELETE"],
+        allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "Accept-Language"],
+    )
+    app.add_middleware(SecurityHeaders)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    return app

@@ -1,0 +1,123 @@
+"""Expenses: ingest one or many, page through them, read one, give feedback on one."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Header, HTTPException, Path, Query
+from fastapi.responses import JSONResponse
+from pydantic import AwareDatetime
+from sqlalchemy import select
+
+from vigilante.api.deps import Context, CurrentUser, Lang
+from vigilante.queries import EventFilter, get_event, list_events, set_feedback
+from vigilante.schemas import ExpenseIn, ExpenseOut, FeedbackIn
+from vigilante.tables import users
+
+router = APIRouter(tags=["events"])
+
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=255,
+        pattern=r"^[\x21-\x7e]+$",
+        description="Repeat a request safely: the same key returns the first response.",
+    ),
+]
+ExpenseId = Annotated[int, Path(ge=1, le=2**63 - 1)]
+NOT_FOUND = HTTPException(status_code=404, detail="expense not found")
+CONFLICT = {409: {"description": "Idempotency-Key reused with a different body"}}
+
+
+def _alert_rate(ctx: Context, user_id: int) -> float:
+    with ctx.engine.connect() as conn:
+        rate = conn.execute(select(users.c.alert_rate).where(users.c.id == user_id)).scalar()
+    return rate or ctx.settings.alert_rate
+
+
+@router.post("/event", status_code=201, response_model=ExpenseOut, responses=CONFLICT)
+def post_event(
+    body: ExpenseIn, ctx: Context, user_id: CurrentUser, lang: Lang, key: IdempotencyKey = None
+):
+    """Score and store one expense; the answer carries its score, severity and reasons."""
+    out, _ = ctx.ingestor.ingest(user_id, [body], _alert_rate(ctx, user_id), lang, key, single=True)
+    return JSONResponse(out[0], status_code=201)
+
+
+@router.post("/events", status_code=201, response_model=list[ExpenseOut], responses=CONFLICT)
+def post_events(
+    body: list[ExpenseIn],
+    ctx: Context,
+    user_id: CurrentUser,
+    lang: Lang,
+    key: IdempotencyKey = None,
+):
+    """Score and store up to 10,000 expenses in order, each seeing the ones before it."""
+    if not body or len(body) > ctx.settings.max_batch:
+        detail = [
+            {
+                "field": "body",
+                "type": "value_error",
+                "message": f"must hold between 1 and {ctx.settings.max_batch} expenses",
+            }
+        ]
+        raise HTTPException(status_code=422, detail=detail)
+    out, _ = ctx.ingestor.ingest(user_id, body, _alert_rate(ctx, user_id), lang, key)
+    return JSONResponse(out, status_code=201)
+
+
+@router.get("/events", response_model=list[ExpenseOut])
+def get_events(
+    ctx: Context,
+    user_id: CurrentUser,
+    lang: Lang,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    before_id: Annotated[int | None, Query(ge=1, le=2**63 - 1)] = None,
+    after_id: Annotated[int | None, Query(ge=0, le=2**63 - 1)] = None,
+    anomalies_only: bool = False,
+    category: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
+    account: Annotated[str | None, Query(max_length=64)] = None,
+    start: Annotated[AwareDatetime | None, Query(alias="from")] = None,
+    end: Annotated[AwareDatetime | None, Query(alias="to")] = None,
+):
+    """Your expenses, newest first; page with before_id, poll for new ones with after_id."""
+    f = EventFilter(
+        limit=min(limit, ctx.settings.max_page),
+        before_id=before_id,
+        after_id=after_id,
+        anomalies_only=anomalies_only,
+        category=category,
+        account=account,
+        start=start,
+        end=end,
+    )
+    return JSONResponse(list_events(ctx.engine, user_id, f, lang))
+
+
+@router.get(
+    "/events/{expense_id}",
+    response_model=ExpenseOut,
+    responses={404: {"description": "No such expense of yours"}},
+)
+def get_one_event(expense_id: ExpenseId, ctx: Context, user_id: CurrentUser, lang: Lang):
+    """One of your expenses by id."""
+    found = get_event(ctx.engine, user_id, expense_id, lang)
+    if found is None:
+        raise NOT_FOUND
+    return JSONResponse(found)
+
+
+@router.post(
+    "/events/{expense_id}/feedback",
+    response_model=ExpenseOut,
+    responses={404: {"description": "No such expense of yours"}},
+)
+def post_feedback(
+    expense_id: ExpenseId, body: FeedbackIn, ctx: Context, user_id: CurrentUser, lang: Lang
+):
+    """Mark an expense "legit" (this is fine) or "fraud" (confirmed); similar ones learn from it."""
+    if not set_feedback(ctx.engine, user_id, expense_id, body.label):
+        raise NOT_FOUND
+    return JSONResponse(get_event(ctx.engine, user_id, expense_id, lang))

@@ -1,0 +1,43 @@
+"""Aggregates over a period, computed by the database."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Query
+from pydantic import AwareDatetime
+
+from vigilante.api.deps import Context, CurrentUser
+from vigilante.currencies import ISO_4217
+from vigilante.queries import stats
+from vigilante.schemas import Stats
+
+router = APIRouter(tags=["stats"])
+
+
+def _bad(field: str, message: str) -> HTTPException:
+    return HTTPException(
+        status_code=422, detail=[{"field": field, "message": message, "type": "value_error"}]
+    )
+
+
+@router.get("/stats", response_model=Stats)
+def get_stats(
+    ctx: Context,
+    user_id: CurrentUser,
+    start: Annotated[AwareDatetime | None, Query(alias="from")] = None,
+    end: Annotated[AwareDatetime | None, Query(alias="to")] = None,
+    currency: Annotated[str | None, Query(min_length=3, max_length=3)] = None,
+):
+    """Totals, count, anomalies and rate, by category and by day (default: the last 30 days)."""
+    end = end or datetime.now(UTC) + timedelta(minutes=ctx.settings.max_future_minutes)
+    start = start or end - timedelta(days=30)
+    if start >= end:
+        raise _bad("from", "must be before 'to'")
+    if end - start > timedelta(days=ctx.settings.max_stats_days):
+        raise _bad("from", f"the range may span at most {ctx.settings.max_stats_days} days")
+    currency = (currency or ctx.settings.currency).upper()
+    if currency not in ISO_4217:
+        raise _bad("currency", "must be an ISO 4217 currency code")
+    return stats(ctx.engine, user_id, start, end, currency, ctx.settings.timezone)

@@ -1,0 +1,84 @@
+"""Settings, read once from the environment (prefix ``VIGILANTE_``) and an optional ``.env``.
+
+Every knob a user may want to turn lives here; nothing user-visible is hard-coded elsewhere.
+Secrets have no default: the signing key comes from the environment or is generated once and
+kept in the data folder (see :mod:`vigilante.security`).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="VIGILANTE_", env_file=".env", extra="ignore", frozen=True
+    )
+
+    # Storage
+    data_dir: Path = PROJECT_ROOT / "data"
+    database_url: str | None = Field(
+        default=None, description="Default: sqlite:///<data_dir>/vigilante.db"
+    )
+    sqlite_synchronous: Literal["FULL", "NORMAL"] = "FULL"
+    sqlite_busy_timeout_ms: int = Field(default=10_000, ge=0)
+
+    # Security
+    secret_key: SecretStr | None = None
+    auth: Literal["on", "off"] = "on"
+    local_username: str = "local"
+    allow_signup: bool = True
+    token_minutes: int = Field(default=60, ge=1, le=60 * 24 * 30)
+    password_min_length: int = Field(default=8, ge=6)
+    password_max_bytes: int = Field(default=128, ge=72, le=1024)
+    cors_origins: list[str] = [
+        "http://localhost:8501",
+        "http://127.0.0.1:8501",
+        "http://localhost:8502",
+        "http://127.0.0.1:8502",
+    ]
+    max_body_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
+
+    # Expenses
+    currency: str = "BRL"
+    max_amount: int = Field(default=1_000_000_000, ge=1, description="In currency units")
+    max_batch: int = Field(default=10_000, ge=1)
+    max_page: int = Field(default=1_000, ge=1)
+    max_future_minutes: int = Field(default=24 * 60, ge=0)
+    timezone: str = "America/Sao_Paulo"
+    max_stats_days: int = Field(default=3_660, ge=1)
+
+    # Detection
+    alert_rate: float = Field(default=0.03, gt=0, lt=0.5)
+    retrain_every: int = Field(default=2_000, ge=50)
+    min_train_samples: int = Field(default=500, ge=50)
+
+    # UI
+    lang: Literal["pt-BR", "en"] = "pt-BR"
+
+    @field_validator("currency")
+    @classmethod
+    def _upper_currency(cls, value: str) -> str:
+        return value.upper()
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.data_dir / 'vigilante.db'}"
+
+    @property
+    def auth_enabled(self) -> bool:
+        return self.auth == "on"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,108 @@
+"""Per-user detector state, loaded from the database and kept fresh incrementally.
+
+The database is the truth: another worker (or host) may have stored expenses since this
+process last looked, so every ingest first reads what is new (``id > last_id``, an index range)
+and any feedback given since. A process keeps a small LRU of users so the common case is a
+cheap range read rather than a reload.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+
+from sqlalchemy import Connection, select
+
+from models.features import Event, SpenderHistory
+from vigilante.tables import expenses
+
+LOAD_LIMIT = 20_000
+CACHE_USERS = 256
+
+_COLUMNS = (
+    expenses.c.id,
+    expenses.c.occurred_ms,
+    expenses.c.amount_cents,
+    expenses.c.category,
+    expenses.c.merchant,
+    expenses.c.account,
+    expenses.c.feedback,
+    expenses.c.feedback_ms,
+)
+
+
+def event_key(text: str | None) -> str:
+    return (text or "").casefold()
+
+
+def to_event(row) -> Event:
+    return Event(
+        ts=row.occurred_ms,
+        cents=row.amount_cents,
+        category=event_key(row.category),
+        merchant=event_key(row.merchant),
+        account=row.account,
+        id=row.id,
+        feedback=row.feedback,
+    )
+
+
+class HistoryCache:
+    def __init__(self, timezone: str):
+        self.timezone = timezone
+        self._users: OrderedDict[int, tuple[SpenderHistory, int]] = OrderedDict()
+        self._lock = threading.Lock()
+        # One lock per user: the history is mutated while an ingest scores in order.
+        self.user_locks: dict[int, threading.Lock] = {}
+
+    def user_lock(self, user_id: int) -> threading.Lock:
+        with self._lock:
+            return self.user_locks.setdefault(user_id, threading.Lock())
+
+    def drop(self, user_id: int) -> None:
+        with self._lock:
+            self._users.pop(user_id, None)
+
+    def fresh(self, conn: Connection, user_id: int) -> SpenderHistory:
+        """The user's history including everything committed so far. Hold the user lock."""
+        with self._lock:
+            cached = self._users.get(user_id)
+            if cached:
+                self._users.move_to_end(user_id)
+        if cached is None:
+            history = SpenderHistory(self.timezone)
+            rows = conn.execute(
+                select(*_COLUMNS)
+                .where(expenses.c.user_id == user_id)
+                .order_by(expenses.c.id.desc())
+                .limit(LOAD_LIMIT)
+            ).all()
+            feedback_ms = 0
+            for row in reversed(rows):
+                history.add(to_event(row))
+                feedback_ms = max(feedback_ms, row.feedback_ms or 0)
+        else:
+            history, feedback_ms = cached
+            for row in conn.execute(
+                select(*_COLUMNS)
+                .where(expenses.c.user_id == user_id, expenses.c.id > history.last_id)
+                .order_by(expenses.c.id)
+            ):
+                history.add(to_event(row))
+                feedback_ms = max(feedback_ms, row.feedback_ms or 0)
+            for row in conn.execute(
+                select(expenses.c.id, expenses.c.feedback, expenses.c.feedback_ms).where(
+                    expenses.c.user_id == user_id, expenses.c.feedback_ms > feedback_ms
+                )
+            ):
+                history.feedback[row.id] = row.feedback
+                feedback_ms = max(feedback_ms, row.feedback_ms)
+        self.store(user_id, history, feedback_ms)
+        return history
+
+    def store(self, user_id: int, history: SpenderHistory, feedback_ms: int) -> None:
+        with self._lock:
+            self._users[user_id] = (history, feedback_ms)
+            self._users.move_to_end(user_id)
+            while len(self._users) > CACHE_USERS:
+                self._users.popitem(last=False)

@@ -1,0 +1,125 @@
+"""Reads of a user's expenses: pages, one expense, statistics, and feedback on one expense.
+
+Every query is scoped by ``user_id`` first, and every list is bounded: a page is at most
+``max_page`` rows and statistics are aggregated by the database, never from loaded rows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Engine, case, func, select, update
+
+from vigilante.rendering import expense_out, iso_ms
+from vigilante.service import now_ms, to_ms
+from vigilante.tables import expenses
+
+DAY_MS = 86_400_000
+_LIST_COLUMNS = [c for c in expenses.c if c.name not in ("features", "evidence", "user_id")]
+
+
+@dataclass
+class EventFilter:
+    limit: int = 100
+    before_id: int | None = None
+    after_id: int | None = None
+    anomalies_only: bool = False
+    category: str | None = None
+    account: str | None = None
+    start: datetime | None = None
+    end: datetime | None = None
+
+
+def list_events(engine: Engine, user_id: int, f: EventFilter, lang: str) -> list[dict]:
+    """Newest first; with ``after_id``, the newest ``limit`` of those after it."""
+    q = select(*_LIST_COLUMNS).where(expenses.c.user_id == user_id)
+    if f.before_id is not None:
+        q = q.where(expenses.c.id < f.before_id)
+    if f.after_id is not None:
+        q = q.where(expenses.c.id > f.after_id)
+    if f.anomalies_only:
+        q = q.where(expenses.c.is_anomaly.is_(True))
+    if f.category is not None:
+        q = q.where(expenses.c.category == f.category)
+    if f.account is not None:
+        q = q.where(expenses.c.account == f.account)
+    if f.start is not None:
+        q = q.where(expenses.c.occurred_ms >= to_ms(f.start))
+    if f.end is not None:
+        q = q.where(expenses.c.occurred_ms < to_ms(f.end))
+    q = q.order_by(expenses.c.id.desc()).limit(f.limit)
+    with engine.connect() as conn:
+        return [expense_out(row, lang) for row in conn.execute(q).mappings()]
+
+
+def get_event(engine: Engine, user_id: int, expense_id: int, lang: str) -> dict | None:
+    q = select(*_LIST_COLUMNS).where(expenses.c.user_id == user_id, expenses.c.id == expense_id)
+    with engine.connect() as conn:
+        row = conn.execute(q).mappings().first()
+    return expense_out(row, lang) if row else None
+
+
+def set_feedback(engine: Engine, user_id: int, expense_id: int, label: str) -> bool:
+    with engine.begin() as conn:
+        result = conn.execute(
+            update(expenses)
+            .where(expenses.c.user_id == user_id, expenses.c.id == expense_id)
+            .values(feedback=label, feedback_ms=now_ms())
+        )
+    return result.rowcount == 1
+
+
+def stats(
+    engine: Engine, user_id: int, start: datetime, end: datetime, currency: str, timezone: str
+) -> dict:
+    start_ms, end_ms = to_ms(start), to_ms(end)
+    # Days are the user's local days; the offset at the end of the range is used throughout.
+    offset_ms = int(ZoneInfo(timezone).utcoffset(end.replace(tzinfo=None)).total_seconds() * 1000)
+    scope = (
+        expenses.c.user_id == user_id,
+        expenses.c.currency == currency,
+        expenses.c.occurred_ms >= start_ms,
+        expenses.c.occurred_ms < end_ms,
+    )
+    anomalies = func.sum(case((expenses.c.is_anomaly.is_(True), 1), else_=0))
+    total = func.coalesce(func.sum(expenses.c.amount_cents), 0)
+    day = ((expenses.c.occurred_ms + offset_ms) // DAY_MS).label("day")
+    with engine.connect() as conn:
+        head = conn.execute(
+            select(func.count(), total, anomalies, func.max(expenses.c.occurred_ms)).where(*scope)
+        ).one()
+        by_category = conn.execute(
+            select(expenses.c.category, total, func.count(), anomalies)
+            .where(*scope)
+            .group_by(expenses.c.category)
+            .order_by(total.desc())
+        ).all()
+        by_day = conn.execute(
+            select(day, total, func.count(), anomalies).where(*scope).group_by(day).order_by(day)
+        ).all()
+    count = head[0]
+    return {
+        "from": start.isoformat(),
+        "to": end.isoformat(),
+        "currency": currency,
+        "total": head[1] / 100,
+        "count": count,
+        "anomalies": int(head[2] or 0),
+        "anomaly_rate": (int(head[2] or 0) / count) if count else 0.0,
+        "last_event_at": iso_ms(head[3]),
+        "by_category": [
+            {"category": c, "total": t / 100, "count": n, "anomalies": int(a or 0)}
+            for c, t, n, a in by_category
+        ],
+        "by_day": [
+            {
+                "day": iso_ms(int(d) * DAY_MS)[:10],
+                "total": t / 100,
+                "count": n,
+                "anomalies": int(a or 0),
+            }
+            for d, t, n, a in by_day
+        ],
+    }

@@ -1,0 +1,137 @@
+"""Password hashing and JWT access tokens, nothing else.
+
+Passwords use pwdlib with Argon2id; bcrypt (``$2b$``) hashes from the original passlib design
+still verify and are upgraded to Argon2id on the next login. passlib is not used: it is
+unmaintained and fails on every hash with bcrypt 5.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import time
+from pathlib import Path
+
+import jwt
+from pwdlib import PasswordHash
+from pwdlib.hashers.argon2 import Argon2Hasher
+from pwdlib.hashers.bcrypt import BcryptHasher
+
+from vigilante.config import Settings
+
+ALGORITHM = "HS256"
+MIN_KEY_BYTES = 32
+BCRYPT_MAX_BYTES = 72
+_PLACEHOLDERS = {"changeme", "change-me", "changethis", "secret", "your-secret-key"}
+
+password_hash = PasswordHash((Argon2Hasher(), BcryptHasher()))
+# Verified when the user does not exist, so timing does not reveal who has an account.
+DUMMY_HASH = password_hash.hash(secrets.token_urlsafe(16))
+
+
+class InsecureSecretKey(RuntimeError):
+    pass
+
+
+def load_secret_key(settings: Settings) -> bytes:
+    """The signing key: from settings, else generated once and kept in the data folder (0600)."""
+    if settings.secret_key is not None:
+        key = settings.secret_key.get_secret_value().encode()
+        if key.decode().lower() in _PLACEHOLDERS or len(key) < MIN_KEY_BYTES:
+            raise InsecureSecretKey(
+                f"VIGILANTE_SECRET_KEY must be at least {MIN_KEY_BYTES} bytes and not a "
+                "placeholder; generate one with: python -c 'import secrets; "
+                "print(secrets.token_urlsafe(48))'"
+            )
+        return key
+    path = Path(settings.data_dir) / "secret_key"
+    if path.exists():
+        key = path.read_bytes().strip()
+        if len(key) >= MIN_KEY_BYTES:
+            return key
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48).encode()
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(key)
+    return key
+
+
+def hash_password(password: str) -> str:
+    return password_hash.hash(password)
+
+
+def verify_password(password: str, stored_hash: str | None) -> tuple[bool, str | None]:
+    """Check a password; returns (ok, new_hash) where new_hash replaces an outdated hash."""
+    if stored_hash is None:
+        password_hash.verify(password, DUMMY_HASH)
+        return False, None
+    if stored_hash.startswith("$2"):
+        # bcrypt only ever saw the first 72 bytes (passlib truncated; bcrypt 5 raises instead).
+        raw = password.encode()[:BCRYPT_MAX_BYTES]
+        password = raw.decode("utf-8", errors="ignore")
+    try:
+        return password_hash.verify_and_update(password, stored_hash)
+    except Exception:
+        return False, None
+
+
+def password_problem(password: str, username: str, settings: Settings) -> str | None:
+    """Why a new password is refused, or None."""
+    if len(password.encode()) > settings.password_max_bytes:
+        return f"must be at most {settings.password_max_bytes} bytes"
+    if len(password) < settings.password_min_length:
+        return f"must have at least {settings.password_min_length} characters"
+    if len(set(password)) < 4:
+        return "is too simple: use more different characters"
+    if password.casefold() == username.casefold() or username.casefold() in password.casefold():
+        return "must not contain the username"
+    if password.casefold() in _COMMON:
+        return "is one of the most common passwords"
+    return None
+
+
+_COMMON = {
+    "password",
+    "password1",
+    "12345678",
+    "123456789",
+    "1234567890",
+    "qwertyuiop",
+    "qwerty123",
+    "iloveyou",
+    "senha123",
+    "senha1234",
+    "abcd1234",
+    "11111111",
+    "brasil123",
+    "admin123",
+    "letmein1",
+    "welcome1",
+    "passw0rd",
+    "p@ssw0rd",
+    "minhasenha",
+    "123mudar",
+    "mudar123",
+}
+
+
+def create_access_token(user_id: int, key: bytes, minutes: int) -> tuple[str, int]:
+    now = int(time.time())
+    expires_in = minutes * 60
+    payload = {"sub": str(user_id), "iat": now, "exp": now + expires_in}
+    return jwt.encode(payload, key, algorithm=ALGORITHM), expires_in
+
+
+def decode_access_token(token: str, key: bytes) -> int | None:
+    """The user id in a valid token, or None for anything expired, forged or malformed."""
+    try:
+        payload = jwt.decode(
+            token,
+            key,
+            algorithms=[ALGORITHM],
+            options={"require": ["exp", "sub", "iat"], "enforce_minimum_key_length": True},
+        )
+        return int(payload["sub"])
+    except (jwt.PyJWTError, ValueError, TypeError):
+        return None

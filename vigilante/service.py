@@ -1,0 +1,252 @@
+"""The ingest pipeline: validate -> features -> score -> store, in one transaction per request.
+
+Expenses of one user are scored strictly in order, each seeing the ones before it: the user's
+history is refreshed from the database inside the write transaction (SQLite's write lock, or a
+row lock on the user in PostgreSQL), so several workers still agree on every feature.
+An expense is acknowledged only after its transaction has committed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Engine, insert, select
+
+from models.features import Event
+from vigilante.db import write_transaction
+from vigilante.detection import DetectorService
+from vigilante.history import HistoryCache, event_key
+from vigilante.rendering import expense_out
+from vigilante.schemas import ExpenseIn
+from vigilante.tables import expenses, idempotency_keys, users
+
+
+class IdempotencyConflict(Exception):
+    """The same Idempotency-Key was sent before with a different body."""
+
+
+class InvalidExpense(ValueError):
+    def __init__(self, field: str, message: str):
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def to_ms(moment: datetime) -> int:
+    return int(moment.timestamp() * 1000)
+
+
+def request_hash(items: list[ExpenseIn]) -> str:
+    body = json.dumps([i.model_dump(mode="json") for i in items], sort_keys=True)
+    return hashlib.sha256(body.encode()).hexdigest()
+
+
+@dataclass
+class Ingestor:
+    engine: Engine
+    detectors: DetectorService
+    histories: HistoryCache
+    currency: str
+    max_future_minutes: int
+
+    def _row(self, user_id: int, item: ExpenseIn, received: int, index: int | None) -> dict:
+        occurred = to_ms(item.occurred_at) if item.occurred_at else received
+        if occurred > received + self.max_future_minutes * 60_000:
+            prefix = f"{index}." if index is not None else ""
+            raise InvalidExpense(
+                f"{prefix}occurred_at",
+                f"is more than {self.max_future_minutes} minutes in the future",
+            )
+        if occurred < 0:
+            raise InvalidExpense("occurred_at", "must be after 1970-01-01")
+        return {
+            "user_id": user_id,
+            "account": item.account or "",
+            "amount_cents": int(item.amount * 100),
+            "currency": item.currency or self.currency,
+            "category": item.category,
+            "merchant": item.merchant or None,
+            "description": item.description or None,
+            "occurred_ms": occurred,
+            "received_ms": received,
+            "external_id": item.external_id,
+        }
+
+    def ingest(
+        self,
+        user_id: int,
+        items: list[ExpenseIn],
+        alert_rate: float,
+        lang: str,
+        idempotency_key: str | None = None,
+        single: bool = False,
+    ) -> tuple[list[dict], bool]:
+        """Store and score ``items`` in order; returns (expenses out, replayed from a key)."""
+        received = now_ms()
+        rows = [
+            self._row(user_id, item, received, None if single else i)
+            for i, item in enumerate(items)
+        ]
+        digest = request_hash(items) if idempotency_key else ""
+        lock = self.histories.user_lock(user_id)
+        with lock:
+            try:
+                result = self._ingest_locked(
+                    user_id, rows, alert_rate, lang, idempotency_key, digest
+                )
+            except Exception:
+                # The cached history may hold expenses that were rolled back.
+                self.histories.drop(user_id)
+                raise
+        if not result[1]:
+            self.detectors.note_stored(len(rows))
+        return result
+
+    def _ingest_locked(self, user_id, rows, alert_rate, lang, idempotency_key, digest):
+        with write_transaction(self.engine) as conn:
+            conn.execute(select(users.c.id).where(users.c.id == user_id).with_for_update())
+            if idempotency_key:
+                previous = conn.execute(
+                    select(idempotency_keys.c.request_hash, idempotency_keys.c.response).where(
+                        idempotency_keys.c.user_id == user_id,
+                        idempotency_keys.c.key == idempotency_key,
+                    )
+                ).first()
+                if previous is not None:
+                    if previous.request_hash != digest:
+                        raise IdempotencyConflict()
+                    return self._replay(conn, user_id, json.loads(previous.response), lang), True
+
+            known = self._known_external_ids(conn, user_id, rows)
+            history = self.histories.fresh(conn, user_id)
+            detector = self.detectors.current
+            new_rows, events, vectors, contexts = [], [], [], []
+            slots: list[int | dict] = []  # per input: index into new_rows, or an existing id
+            for row in rows:
+                ext = row["external_id"]
+                if ext is not None and ext in known:
+                    slots.append({"id": known[ext]})
+                    continue
+                event = Event(
+                    ts=row["occurred_ms"],
+                    cents=row["amount_cents"],
+                    category=event_key(row["category"]),
+                    merchant=event_key(row["merchant"]),
+                    account=row["account"],
+                )
+                vector, ctx = history.features(event)
+                history.add(event)
+                slots.append(len(new_rows))
+                if ext is not None:
+                    known[ext] = None  # a repeat later in this batch maps to this new row
+                new_rows.append(row)
+                events.append(event)
+                vectors.append(vector)
+                contexts.append(ctx)
+
+            verdicts = detector.verdicts(vectors, contexts, alert_rate)
+            for row, vector, verdict in zip(new_rows, vectors, verdicts, strict=True):
+                row.update(
+                    score=verdict.score,
+                    is_anomaly=verdict.is_anomaly,
+                    severity=verdict.severity,
+                    reasons=[
+                        {
+                            "code": e.code,
+                            "strength": round(e.strength, 4),
+                            "params": _display(e.params, row),
+                        }
+                        for e in sorted(verdict.evidence, key=lambda e: -e.strength)
+                    ],
+                    model_version=verdict.model_version,
+                    features=vector.tobytes(),
+                    evidence=verdict.explicit,
+                    feedback=None,
+                    feedback_ms=None,
+                )
+            if new_rows:
+                ids = (
+                    conn.execute(
+                        insert(expenses).returning(expenses.c.id, sort_by_parameter_order=True),
+                        new_rows,
+                    )
+                    .scalars()
+                    .all()
+                )
+                for row, event, new_id in zip(new_rows, events, ids, strict=True):
+                    row["id"] = new_id
+                    event.id = new_id
+                    history.last_id = max(history.last_id, new_id)
+
+            ids_in_order, pending_external = [], {}
+            for slot, row in zip(slots, rows, strict=True):
+                if isinstance(slot, int):
+                    ids_in_order.append(new_rows[slot]["id"])
+                    if row["external_id"] is not None:
+                        pending_external[row["external_id"]] = new_rows[slot]["id"]
+                elif slot["id"] is None:
+                    ids_in_order.append(pending_external[row["external_id"]])
+                else:
+                    ids_in_order.append(slot["id"])
+
+            if idempotency_key:
+                conn.execute(
+                    insert(idempotency_keys).values(
+                        user_id=user_id,
+                        key=idempotency_key,
+                        request_hash=digest,
+                        status_code=201,
+                        response=json.dumps(ids_in_order),
+                        created_ms=now_ms(),
+                    )
+                )
+            by_id = {row["id"]: row for row in new_rows}
+            missing = [i for i in ids_in_order if i not in by_id]
+            if missing:
+                by_id.update(self._rows_by_id(conn, user_id, missing))
+            return [expense_out(by_id[i], lang) for i in ids_in_order], False
+
+    def _known_external_ids(self, conn, user_id, rows) -> dict:
+        wanted = list({r["external_id"] for r in rows if r["external_id"] is not None})
+        known = {}
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            for ext, ident in conn.execute(
+                select(expenses.c.external_id, expenses.c.id).where(
+                    expenses.c.user_id == user_id, expenses.c.external_id.in_(chunk)
+                )
+            ):
+                known[ext] = ident
+        return known
+
+    def _rows_by_id(self, conn, user_id, ids) -> dict:
+        found = {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            for row in conn.execute(
+                select(expenses).where(expenses.c.user_id == user_id, expenses.c.id.in_(chunk))
+            ).mappings():
+                found[row["id"]] = dict(row)
+        return found
+
+    def _replay(self, conn, user_id, ids, lang) -> list[dict]:
+        by_id = self._rows_by_id(conn, user_id, ids)
+        return [expense_out(by_id[i], lang) for i in ids]
+
+
+def _display(params: dict, row: dict) -> dict:
+    """Evidence speaks of case-folded keys; show the spender's own spelling instead."""
+    shown = dict(params)
+    if "merchant" in shown and row.get("merchant"):
+        shown["merchant"] = row["merchant"]
+    if "category" in shown:
+        shown["category"] = row["category"]
+    return shown

@@ -1,0 +1,84 @@
+"""Database tables (SQLAlchemy Core). Money is integer cents; instants are UTC epoch milliseconds.
+
+Epoch milliseconds keep time arithmetic (windows, day buckets) identical on SQLite and
+PostgreSQL and make the indexes small.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+# SQLite only auto-increments an INTEGER PRIMARY KEY (the rowid alias).
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+metadata = MetaData()
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("username", String(64), nullable=False, unique=True),
+    Column("password_hash", String(255), nullable=False),
+    Column("created_ms", BigInteger, nullable=False),
+    # Per-user target alert rate; NULL means the configured default.
+    Column("alert_rate", Float, nullable=True),
+)
+
+expenses = Table(
+    "expenses",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("user_id", BigId, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("account", String(64), nullable=False, default=""),
+    Column("amount_cents", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("category", String(64), nullable=False),
+    Column("merchant", String(128), nullable=True),
+    Column("description", String(500), nullable=True),
+    Column("occurred_ms", BigInteger, nullable=False),
+    Column("received_ms", BigInteger, nullable=False),
+    Column("external_id", String(255), nullable=True),
+    Column("score", Float, nullable=False),
+    Column("is_anomaly", Boolean, nullable=False),
+    Column("severity", String(8), nullable=False),
+    Column("reasons", JSON, nullable=False),
+    Column("model_version", String(64), nullable=False),
+    # The detector's feature row and explicit-evidence strength, kept to retrain on.
+    Column("features", LargeBinary, nullable=False),
+    Column("evidence", Float, nullable=False),
+    Column("feedback", String(8), nullable=True),
+    Column("feedback_ms", BigInteger, nullable=True),
+    Index("ix_expenses_user_id_id", "user_id", "id"),
+    Index("ix_expenses_user_occurred", "user_id", "occurred_ms", "amount_cents", "is_anomaly"),
+    Index("ix_expenses_user_account_id", "user_id", "account", "id"),
+    Index("ix_expenses_user_category_id", "user_id", "category", "id"),
+    Index("ix_expenses_user_anomaly_id", "user_id", "is_anomaly", "id"),
+    Index("ix_expenses_user_feedback", "user_id", "feedback_ms"),
+    UniqueConstraint("user_id", "external_id", name="uq_expenses_user_external_id"),
+)
+
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("user_id", BigId, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("key", String(255), primary_key=True),
+    Column("request_hash", String(64), nullable=False),
+    Column("status_code", Integer, nullable=False),
+    Column("response", Text, nullable=False),
+    Column("created_ms", BigInteger, nullable=False),
+)
