@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run api test lint format bench clean
+.PHONY: run api test lint format bench bench-detect clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -23,6 +23,9 @@ test: $(STAMP)  ## lint, then the whole test suite
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest -q
+
+bench-detect: $(STAMP)  ## detection quality through the real API (a few minutes; not in test)
+	$(BIN)/python -m benchmarks.detect
 
 format: $(STAMP)
 	$(BIN)/ruff check --fix .
