@@ -15,9 +15,10 @@ from vigilante.api.deps import AppContext
 from vigilante.api.limits import BodySizeLimit, SecurityHeaders
 from vigilante.api.routes import events, stats, system, users
 from vigilante.config import Settings, get_settings
-from vigilante.db import create_db_engine, create_schema
+from vigilante.db import create_db_engine
 from vigilante.detection import DetectorService
 from vigilante.history import HistoryCache
+from vigilante.migrate import prepare as prepare_schema
 from vigilante.security import hash_password, load_secret_key
 from vigilante.service import Ingestor, now_ms
 from vigilante.tables import users as users_table
@@ -54,7 +55,11 @@ def build_context(settings: Settings) -> AppContext:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     secret_key = load_secret_key(settings)
     engine = create_db_engine(settings)
-    create_schema(engine)
+    try:
+        prepare_schema(engine, settings.migrate_on_start)
+    except Exception:
+        engine.dispose()
+        raise
     detectors = DetectorService(
         engine, settings.data_dir / "models", settings.retrain_every, settings.min_train_samples
     )
