@@ -1,4 +1,4 @@
-"""Start and stop the servers a benchmark measures: always 127.0.0.1, a free port, a temp data dir."""
+"""Start and stop the servers a benchmark measures: 127.0.0.1, a free port, a temp data dir."""
 
 from __future__ import annotations
 
