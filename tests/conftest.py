@@ -10,6 +10,9 @@ from vigilante.config import Settings
 
 PASSWORD = "correct horse battery"
 
+# live_api, live_api_auth_off, dead_url: a real API in a subprocess, for the client tests.
+pytest_plugins = ["tests.live_api"]
+
 
 @pytest.fixture
 def settings(tmp_path) -> Settings:
