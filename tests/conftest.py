@@ -33,6 +33,9 @@ REQUIRE_POSTGRES = os.environ.get("VIGILANTE_TEST_REQUIRE_POSTGRES", "") not in 
 SCHEMA_PREFIX = "vt_"
 STALE_SCHEMA_SECONDS = 6 * 3600
 
+# live_api, live_api_auth_off, dead_url: a real API in a subprocess, for the client tests.
+pytest_plugins = ["tests.live_api"]
+
 
 @pytest.fixture(autouse=True, scope="session")
 def _cheap_password_hashes():

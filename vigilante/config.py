@@ -63,8 +63,15 @@ class Settings(BaseSettings):
     retrain_every: int = Field(default=2_000, ge=50)
     min_train_samples: int = Field(default=500, ge=50)
 
-    # UI
+    # UI and clients (dashboard, entry app, demo.py)
     lang: Literal["pt-BR", "en"] = "pt-BR"
+    api_url: str = Field(
+        default="http://127.0.0.1:8000",
+        description="Where the dashboard, entry app and demo.py find the API",
+    )
+    refresh_seconds: float = Field(
+        default=2.0, ge=0.5, le=3600, description="Dashboard live refresh"
+    )
 
     @field_validator("currency")
     @classmethod
