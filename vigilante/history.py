@@ -87,6 +87,9 @@ class HistoryCache:
                 ).scalar_one()
         else:
             history, feedback_ms = cached
+            # Feedback is read from the old mark: new rows may carry feedback newer than
+            # feedback on older rows that this process has not seen yet.
+            since = feedback_ms
             for row in conn.execute(
                 select(*_COLUMNS)
                 .where(expenses.c.user_id == user_id, expenses.c.id > history.last_id)
@@ -96,7 +99,7 @@ class HistoryCache:
                 feedback_ms = max(feedback_ms, row.feedback_ms or 0)
             for row in conn.execute(
                 select(*_COLUMNS).where(
-                    expenses.c.user_id == user_id, expenses.c.feedback_ms >= feedback_ms
+                    expenses.c.user_id == user_id, expenses.c.feedback_ms > since
                 )
             ):
                 history.set_feedback(to_event(row), row.feedback)
