@@ -97,14 +97,6 @@ class RobustWindow:
         self._fifo.append(value)
         insort(self._sorted, value)
 
-    def discard(self, value: float) -> None:
-        """Forget one occurrence of ``value`` (an expense confirmed as fraud)."""
-        try:
-            self._fifo.remove(value)
-        except ValueError:
-            return
-        self._drop_sorted(value)
-
     def _drop_sorted(self, value: float) -> None:
         i = bisect_left(self._sorted, value)
         if i < len(self._sorted) and self._sorted[i] == value:
@@ -270,7 +262,6 @@ class SpenderHistory:
         self.user_by_merchant: dict[str, RobustWindow] = {}
         self.last_id = 0
         self.n_total = 0  # all the user's expenses, not only those kept here
-        self._labels: dict[int, tuple[str, tuple[str, str], float, str]] = {}
 
     def _local(self, ts: int) -> datetime:
         return datetime.fromtimestamp(ts / 1000, self.tz)
@@ -299,8 +290,10 @@ class SpenderHistory:
             m.visits += 1
         if ev.feedback and ev.id:
             self._index_label(ev.id, ev.account, (ev.category, ev.merchant), x, ev.feedback)
-        if ev.feedback != "fraud":  # fraud stays in the windows, never in what "usual" means
-            self._learn(acc, m, ev, x)
+        # Every expense shapes "usual", confirmed fraud included: a history rebuilt from the
+        # database must equal one kept up to date, whenever the feedback came. Fraud is kept out
+        # of the forest's training instead, and similar expenses get "confirmed_pattern".
+        self._learn(acc, m, ev, x)
 
     def _learn(self, acc: AccountState, m: MerchantState | None, ev: Event, x: float) -> None:
         acc.n += 1
@@ -329,27 +322,11 @@ class SpenderHistory:
 
     def set_feedback(self, ev: Event, label: str) -> None:
         """Feedback given on an expense already in this history (or older than it)."""
-        x = math.log(ev.cents / 100)
-        previous = self._labels.get(ev.id)
-        if previous is not None and previous[3] == label:
-            return
-        acc = self.accounts.get(ev.account)
-        learned = previous is None or previous[3] != "fraud"
-        if acc is not None and label == "fraud" and learned:
-            # Confirmed fraud leaves what "usual" means for this spender.
-            acc.logs.discard(x)
-            if ev.category in acc.by_category:
-                acc.by_category[ev.category].discard(x)
-            m = acc.merchants.get(ev.merchant)
-            if m is not None:
-                m.logs.discard(x)
-        elif acc is not None and label == "legit" and not learned:
-            # Changed its mind: "this is fine" after all.
-            self._learn(acc, acc.merchants.get(ev.merchant), ev, x)
-        self._index_label(ev.id, ev.account, (ev.category, ev.merchant), x, label)
+        self._index_label(
+            ev.id, ev.account, (ev.category, ev.merchant), math.log(ev.cents / 100), label
+        )
 
     def _index_label(self, ident, account, key, x, label) -> None:
-        self._labels[ident] = (account, key, x, label)
         acc = self.accounts.get(account)
         if acc is None:
             acc = self.accounts[account] = AccountState()
