@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from models.features import Context, active_hours
+from models.features import Context, active_hours, t_density
 
 MAX_LLR = math.log(1e4)
 # Densities under "anomaly", on the same scale as the normal densities they are compared with.
@@ -41,13 +41,6 @@ class Evidence:
 
 def _clip(value: float) -> float:
     return min(max(value, 0.0), MAX_LLR)
-
-
-def t_density(z: float, df: int) -> float:
-    """Student-t density; at most 7 degrees of freedom, as spending has heavy tails."""
-    nu = min(max(df, 1), 5) + 2
-    log_c = math.lgamma((nu + 1) / 2) - math.lgamma(nu / 2) - 0.5 * math.log(nu * math.pi)
-    return math.exp(log_c - (nu + 1) / 2 * math.log1p(z * z / nu))
 
 
 def amount_llr(z: float, df: int) -> float:
@@ -145,7 +138,9 @@ def explicit_evidence(ctx: Context) -> list[Evidence]:
                 )
             )
     elif ctx.history_size >= 3 and not ctx.recurring:
-        llr = amount_llr(ctx.z_amount, ctx.df_amount)
+        llr = 0.0
+        if ctx.z_amount > 1.0:  # only dearer than usual is odd; cheaper is the card tests' job
+            llr = _clip(math.log(ANOMALY_Z_DENSITY / ctx.amount_density))
         if ctx.merchant_novel and established:
             # A merchant never used before, at a price above what any merchant of the category
             # charges this spender: the novelty adds its own (modest) weight.
