@@ -28,7 +28,7 @@ P_REPEAT_IF_ANOMALY = 0.3  # bursts, duplicates and splits are repeats at one me
 P_SAME_AMOUNT_IF_ANOMALY = 0.15
 PAIR_MAX_LLR = math.log(3)
 RECURRING_LLR = -math.log(10)
-DISMISSED_LLR = -math.log(4)  # per "this is fine" on a similar expense, up to three
+DISMISSED_KEEP = 0.25  # of the evidence, per "this is fine" on a similar expense (up to 3)
 CONFIRMED_LLR = math.log(8)
 
 
@@ -195,20 +195,32 @@ def mitigation(ctx: Context) -> list[Evidence]:
         found.append(Evidence("recurring", RECURRING_LLR, {"merchant": ctx.merchant}))
     if ctx.dismissed_similar:
         k = min(ctx.dismissed_similar, 3)
-        found.append(Evidence("dismissed_pattern", DISMISSED_LLR * k, {"count": k}))
+        found.append(Evidence("dismissed_pattern", 0.0, {"count": k}))
     return found
 
 
 @dataclass(slots=True)
 class Weighed:
-    """All explicit evidence on one expense: for it, against it, and the summed log-ratio."""
+    """All explicit evidence on one expense: for it, against it, and how much of it counts.
+
+    ``keep`` is the share of the evidence (the forest's included) that still counts after the
+    spender dismissed similar expenses as fine: each "this is fine" keeps a quarter.
+    """
 
     evidence: list[Evidence]
     against: list[Evidence]
-    llr: float
+    keep: float = 1.0
+
+    def total(self, model_llr: float = 0.0) -> float:
+        positive = sum(e.llr for e in self.evidence) + model_llr
+        return positive * self.keep + sum(e.llr for e in self.against)
+
+    @property
+    def llr(self) -> float:
+        """The explicit evidence alone, as stored to recalibrate the next version."""
+        return self.total()
 
 
 def weigh(ctx: Context) -> Weighed:
-    evidence = explicit_evidence(ctx)
-    against = mitigation(ctx)
-    return Weighed(evidence, against, sum(e.llr for e in evidence) + sum(e.llr for e in against))
+    keep = DISMISSED_KEEP ** min(ctx.dismissed_similar, 3)
+    return Weighed(explicit_evidence(ctx), mitigation(ctx), keep)
