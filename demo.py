@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 import time
 import uuid
@@ -148,10 +149,15 @@ def backfill(client: VigilanteClient, sim: Simulator, days: int, tally: Tally, l
     )
 
 
+def _interrupt(_signum, _frame) -> None:
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     settings = get_settings()
     tally = Tally()
+    signal.signal(signal.SIGTERM, _interrupt)  # stopped by `make run`: summary all the same
 
     def on_retry(attempt: int, error: ApiError, delay: float) -> None:
         tally.retries += 1

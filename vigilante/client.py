@@ -315,6 +315,9 @@ def chunked(items: Iterable[dict], size: int) -> Iterable[list[dict]]:
 # -- the demo account `make run` creates --------------------------------------------------------
 
 DEMO_CREDENTIALS_FILE = "demo_credentials.json"
+# Set by `make run` (vigilante/launcher.py), which binds the apps to this machine only: their
+# login form may then come filled in with the demo account it created.
+DEMO_CREDENTIALS_ENV = "VIGILANTE_DEMO_CREDENTIALS"
 
 
 def demo_credentials_path(data_dir: Path | None = None) -> Path:
@@ -323,7 +326,7 @@ def demo_credentials_path(data_dir: Path | None = None) -> Path:
 
 def read_demo_credentials(path: Path | None = None) -> tuple[str, str] | None:
     """(username, password) of the demo account, if ``make run`` created one here."""
-    path = path or demo_credentials_path()
+    path = Path(path or demo_credentials_path())
     try:
         found = json.loads(path.read_text())
         return str(found["username"]), str(found["password"])
@@ -333,7 +336,7 @@ def read_demo_credentials(path: Path | None = None) -> tuple[str, str] | None:
 
 def write_demo_credentials(username: str, password: str, path: Path | None = None) -> Path:
     """Kept readable by the owner only (mode 600), like the generated secret key."""
-    path = path or demo_credentials_path()
+    path = Path(path or demo_credentials_path())
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as f:
