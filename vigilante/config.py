@@ -29,6 +29,9 @@ class Settings(BaseSettings):
     )
     sqlite_synchronous: Literal["FULL", "NORMAL"] = "FULL"
     sqlite_busy_timeout_ms: int = Field(default=10_000, ge=0)
+    # auto: the embedded SQLite migrates itself at start-up; any other database must be
+    # migrated with `make migrate` first (the API refuses to start on an older schema).
+    migrate_on_start: Literal["auto", "on", "off"] = "auto"
 
     # Security
     secret_key: SecretStr | None = None
