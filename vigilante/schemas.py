@@ -32,6 +32,12 @@ def _clean_text(value: str) -> str:
     return value
 
 
+def clean_filter(value: str | None) -> str | None:
+    """A filter compares with stored text, so it is normalised the same way (and PostgreSQL
+    refuses a NUL byte in a parameter: it gets a 422 here rather than a 500 there)."""
+    return None if value is None else _clean_text(value)
+
+
 def _currency(value: str) -> str:
     value = value.upper()
     if value not in ISO_4217:
@@ -189,7 +195,15 @@ class ModelInfo(BaseModel):
     trained_at: datetime
     samples: int
     threshold: float
+    alert_rate: float = Field(description="Target share of your expenses flagged.")
     kind: str
+
+
+class AlertRateIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    alert_rate: float | None = Field(
+        gt=0, lt=0.5, allow_inf_nan=False, description="0 < rate < 0.5; null = the default."
+    )
 
 
 class Health(BaseModel):

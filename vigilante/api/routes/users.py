@@ -59,7 +59,8 @@ def create_user(body: UserCreate, ctx: Context):
 @router.post("/token", response_model=Token, responses={401: {"description": "Bad credentials"}})
 def login(form: Annotated[OAuth2PasswordRequestForm, Depends()], ctx: Context):
     """Exchange username and password for a bearer token (OAuth2 password form)."""
-    username = form.username[:64]
+    # No username holds a NUL (signup allows [A-Za-z0-9_.@-]), and PostgreSQL refuses one.
+    username = "" if "\x00" in form.username else form.username[:64]
     with ctx.engine.connect() as conn:
         row = conn.execute(
             select(users.c.id, users.c.password_hash).where(users.c.username == username)
