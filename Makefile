@@ -14,7 +14,7 @@ $(STAMP): requirements.txt requirements-dev.txt
 	touch $(STAMP)
 
 run: $(STAMP)  ## API + dashboard + entry app + demo stream, on embedded SQLite
-	$(BIN)/python -m vigilante.launcher
+	$(BIN)/python -m vigilante.launcher $(ARGS)
 
 api: $(STAMP)  ## the API alone, reloading on code changes
 	$(BIN)/uvicorn app:app --reload
@@ -26,6 +26,10 @@ test: $(STAMP)  ## lint, then the whole test suite (API tests on SQLite and on P
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest -q
+
+bench: $(STAMP)  ## API speed and memory -> docs/benchmarks.md (installs wrk when it can)
+	command -v wrk >/dev/null || apt-get install -y -qq wrk >/dev/null 2>&1 || true
+	$(BIN)/python -m benchmarks.api
 
 bench-detect: $(STAMP)  ## detection quality through the real API (a few minutes; not in test)
 	$(BIN)/python -m benchmarks.detect
