@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from vigilante.api.deps import Context, CurrentUser, Lang
 from vigilante.queries import EventFilter, get_event, list_events, set_feedback
-from vigilante.schemas import ExpenseIn, ExpenseOut, FeedbackIn
+from vigilante.schemas import Account, Category, ExpenseIn, ExpenseOut, FeedbackIn
 from vigilante.tables import users
 
 router = APIRouter(tags=["events"])
@@ -77,8 +77,8 @@ def get_events(
     before_id: Annotated[int | None, Query(ge=1, le=2**63 - 1)] = None,
     after_id: Annotated[int | None, Query(ge=0, le=2**63 - 1)] = None,
     anomalies_only: bool = False,
-    category: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
-    account: Annotated[str | None, Query(max_length=64)] = None,
+    category: Annotated[Category | None, Query()] = None,
+    account: Annotated[Account | None, Query()] = None,
     start: Annotated[AwareDatetime | None, Query(alias="from")] = None,
     end: Annotated[AwareDatetime | None, Query(alias="to")] = None,
 ):
