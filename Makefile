@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run api test lint format bench clean
+.PHONY: run api migrate test lint format bench clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -19,7 +19,10 @@ run: $(STAMP)  ## API + dashboard + entry app + demo stream, on embedded SQLite
 api: $(STAMP)  ## the API alone, reloading on code changes
 	$(BIN)/uvicorn app:app --reload
 
-test: $(STAMP)  ## lint, then the whole test suite
+migrate: $(STAMP)  ## bring VIGILANTE_DATABASE_URL's schema to the newest revision
+	$(BIN)/python -m vigilante.migrate
+
+test: $(STAMP)  ## lint, then the whole test suite (API tests on SQLite and on PostgreSQL)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest -q

@@ -29,6 +29,9 @@ class Settings(BaseSettings):
     )
     sqlite_synchronous: Literal["FULL", "NORMAL"] = "FULL"
     sqlite_busy_timeout_ms: int = Field(default=10_000, ge=0)
+    # auto: the embedded SQLite migrates itself at start-up; any other database must be
+    # migrated with `make migrate` first (the API refuses to start on an older schema).
+    migrate_on_start: Literal["auto", "on", "off"] = "auto"
 
     # Security
     secret_key: SecretStr | None = None
@@ -71,8 +74,15 @@ class Settings(BaseSettings):
     retrain_every: int = Field(default=2_000, ge=50)
     min_train_samples: int = Field(default=500, ge=50)
 
-    # UI
+    # UI and clients (dashboard, entry app, demo.py)
     lang: Literal["pt-BR", "en"] = "pt-BR"
+    api_url: str = Field(
+        default="http://127.0.0.1:8000",
+        description="Where the dashboard, entry app and demo.py find the API",
+    )
+    refresh_seconds: float = Field(
+        default=2.0, ge=0.5, le=3600, description="Dashboard live refresh"
+    )
 
     @field_validator("currency")
     @classmethod

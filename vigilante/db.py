@@ -11,29 +11,39 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, text
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 
 from vigilante.config import Settings
-from vigilante.tables import metadata
 
 
-def create_db_engine(settings: Settings) -> Engine:
-    url = make_url(settings.sqlalchemy_url)
+def create_db_engine(settings: Settings, **pool: Any) -> Engine:
+    return engine_for_url(
+        settings.sqlalchemy_url,
+        busy_timeout_ms=settings.sqlite_busy_timeout_ms,
+        synchronous=settings.sqlite_synchronous,
+        **pool,
+    )
+
+
+def engine_for_url(
+    url: str | URL, *, busy_timeout_ms: int = 10_000, synchronous: str = "FULL", **pool: Any
+) -> Engine:
+    """An engine for ``url``; ``pool`` overrides the pool arguments (e.g. ``poolclass``)."""
+    url = make_url(url)
     if url.get_backend_name() != "sqlite":
-        return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+        pool = pool or {"pool_size": 10, "max_overflow": 20}
+        return create_engine(url, pool_pre_ping=True, **pool)
 
     if url.database and url.database != ":memory:":
         Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+    pool = pool or {"pool_size": 8, "max_overflow": 8}
     engine = create_engine(
         url,
-        connect_args={
-            "check_same_thread": False,
-            "timeout": settings.sqlite_busy_timeout_ms / 1000,
-        },
-        pool_size=8,
-        max_overflow=8,
+        connect_args={"check_same_thread": False, "timeout": busy_timeout_ms / 1000},
+        **pool,
     )
 
     @event.listens_for(engine, "connect")
@@ -42,8 +52,8 @@ def create_db_engine(settings: Settings) -> Engine:
         dbapi_conn.isolation_level = None
         cur = dbapi_conn.cursor()
         cur.execute("PRAGMA journal_mode=WAL")
-        cur.execute(f"PRAGMA synchronous={settings.sqlite_synchronous}")
-        cur.execute(f"PRAGMA busy_timeout={settings.sqlite_busy_timeout_ms}")
+        cur.execute(f"PRAGMA synchronous={synchronous}")
+        cur.execute(f"PRAGMA busy_timeout={busy_timeout_ms}")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.close()
 
@@ -59,10 +69,6 @@ def create_db_engine(settings: Settings) -> Engine:
 
 def is_sqlite(engine: Engine) -> bool:
     return engine.dialect.name == "sqlite"
-
-
-def create_schema(engine: Engine) -> None:
-    metadata.create_all(engine)
 
 
 @contextmanager

@@ -83,6 +83,9 @@ class HistoryCache:
                 feedback_ms = max(feedback_ms, row.feedback_ms or 0)
         else:
             history, feedback_ms = cached
+            # Feedback is read from the old mark: new rows may carry feedback newer than
+            # feedback on older rows that this process has not seen yet.
+            since = feedback_ms
             for row in conn.execute(
                 select(*_COLUMNS)
                 .where(expenses.c.user_id == user_id, expenses.c.id > history.last_id)
@@ -92,7 +95,7 @@ class HistoryCache:
                 feedback_ms = max(feedback_ms, row.feedback_ms or 0)
             for row in conn.execute(
                 select(expenses.c.id, expenses.c.feedback, expenses.c.feedback_ms).where(
-                    expenses.c.user_id == user_id, expenses.c.feedback_ms > feedback_ms
+                    expenses.c.user_id == user_id, expenses.c.feedback_ms > since
                 )
             ):
                 history.feedback[row.id] = row.feedback

@@ -25,6 +25,7 @@ from pydantic import (
     StringConstraints,
     WithJsonSchema,
 )
+from pydantic_core import PydanticCustomError
 
 from vigilante.currencies import ISO_4217
 
@@ -85,14 +86,22 @@ MAX_AMOUNT = 1_000_000_000
 CENT = Decimal("0.01")
 # "12.34": digits, at most two decimals, > 0 and <= 1,000,000,000; no exponent, sign or spaces.
 AMOUNT_PATTERN = r"^([1-9][0-9]{0,8}(\.[0-9]{1,2})?|0\.(0[1-9]|[1-9][0-9]?)|1000000000(\.00?)?)$"
-_AMOUNT_TEXT = re.compile(AMOUNT_PATTERN)
+_DECIMAL_TEXT = re.compile(r"^-?(0|[1-9][0-9]{0,29})(\.[0-9]{1,30})?$")
 
 
 def _amount_in(value):
     """A JSON number within float noise of a whole cent is that cent; a string must be plain."""
     if isinstance(value, str):
-        if not _AMOUNT_TEXT.match(value):
-            raise ValueError('must be a number, or a plain decimal string such as "12.34"')
+        # A plain signed decimal goes on to the range and decimal-places checks (so "-5" is told
+        # "greater than 0"); exponents, spaces, "NaN" and the like are not numbers here.
+        if not _DECIMAL_TEXT.match(value):
+            raise PydanticCustomError(
+                "decimal_parsing", 'Input should be a number or a plain decimal such as "12.34"'
+            )
+        if "." in value and len(value.rsplit(".", 1)[1]) > 2:  # "1.000" too: as written
+            raise PydanticCustomError(
+                "decimal_max_places", "Decimal input should have no more than 2 decimal places"
+            )
         return Decimal(value)
     if isinstance(value, float) and math.isfinite(value) and abs(value) <= MAX_AMOUNT:
         cents = round(value * 100)

@@ -1,0 +1,100 @@
+"""The schema is made only by migrations, and the migrations make exactly ``tables.py``."""
+
+from __future__ import annotations
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import create_engine, inspect
+from sqlalchemy.pool import NullPool
+
+from tests.conftest import BACKENDS, signup_and_login
+from vigilante.api import create_app
+from vigilante.config import Settings
+from vigilante.migrate import (
+    SchemaNotReady,
+    alembic_config,
+    current_revisions,
+    head_revision,
+    upgrade,
+)
+from vigilante.tables import metadata
+
+
+@pytest.fixture(params=BACKENDS)
+def empty_url(request, tmp_path) -> str:
+    """A database (SQLite file or PostgreSQL schema) with nothing in it."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path}/empty.db"
+    return request.getfixturevalue("new_postgres_schema")()
+
+
+@pytest.fixture
+def engine(empty_url):
+    engine = create_engine(empty_url, poolclass=NullPool)
+    yield engine
+    engine.dispose()
+
+
+def test_there_is_one_head():
+    # Two heads mean two branches each added a migration: renumber yours on top of the other.
+    assert len(ScriptDirectory.from_config(alembic_config()).get_heads()) == 1
+
+
+def test_migrations_make_exactly_the_tables_in_tables_py(engine):
+    upgrade(engine)
+    with engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), metadata)
+    # Non-empty: tables.py changed without a migration. Run
+    # `python -m vigilante.migrate revision "what changed"` and commit the file it writes.
+    assert diff == []
+
+
+def test_migrations_go_down_and_up_again(engine):
+    upgrade(engine)
+    from alembic import command
+
+    with engine.begin() as conn:
+        cfg = alembic_config()
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "base")
+    assert set(inspect(engine).get_table_names()) <= {"alembic_version"}
+    upgrade(engine)
+    assert current_revisions(engine) == (head_revision(),)
+
+
+def test_api_refuses_an_unmigrated_database_and_says_what_to_run(empty_url, tmp_path):
+    settings = Settings(
+        data_dir=tmp_path / "data",
+        database_url=empty_url,
+        migrate_on_start="off",
+        _env_file=None,
+    )
+    with pytest.raises(SchemaNotReady, match="run `make migrate`"):
+        create_app(settings)
+
+
+def test_postgresql_is_never_migrated_behind_the_operators_back(new_postgres_schema, tmp_path):
+    if "postgresql" not in BACKENDS:
+        pytest.skip("PostgreSQL run disabled by VIGILANTE_TEST_BACKENDS")
+    url = new_postgres_schema()
+    with pytest.raises(SchemaNotReady, match="make migrate"):
+        create_app(Settings(data_dir=tmp_path / "data", database_url=url, _env_file=None))
+
+
+def test_default_sqlite_migrates_itself_and_adopts_a_pre_migration_database(tmp_path):
+    from fastapi.testclient import TestClient
+
+    data = tmp_path / "data"
+    data.mkdir()
+    old = create_engine(f"sqlite:///{data}/vigilante.db")
+    # What the API did before migrations existed: create_all of the tables of revision 0001.
+    upgrade(old, "0001")
+    with old.begin() as conn:
+        conn.exec_driver_sql("DROP TABLE alembic_version")
+    old.dispose()
+    with TestClient(create_app(Settings(data_dir=data, _env_file=None))) as client:
+        auth = signup_and_login(client)
+        r = client.post("/event", json={"amount": 10, "category": "café"}, headers=auth)
+        assert r.status_code == 201

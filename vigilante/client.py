@@ -1,0 +1,309 @@
+"""The one HTTP client the dashboard, the entry app and demo.py use to talk to the API.
+
+It logs in (and logs in again when the token is about to expire or is refused), sends the
+reply language, retries what is safe to retry, and turns every failure into a typed error:
+
+>>> api = VigilanteClient("http://127.0.0.1:8000")      # doctest: +SKIP
+>>> api.login("ana", "a long passphrase")               # doctest: +SKIP
+>>> api.post_event({"amount": "42.50", "category": "padaria"})["score"]  # doctest: +SKIP
+
+``post_event`` and ``post_events`` always send an ``Idempotency-Key`` (a fresh one unless the
+caller passes its own), so a retry after a lost answer never stores an expense twice.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from datetime import datetime
+from typing import Any
+
+import httpx
+
+from vigilante.config import get_settings
+
+RETRY_STATUSES = {429, 500, 502, 503, 504}
+REFRESH_MARGIN_S = 30.0
+
+
+class ApiError(Exception):
+    """The API answered with an error, or could not be reached."""
+
+    def __init__(self, message: str, status: int | None = None, detail: Any = None):
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.detail = detail
+
+
+class ApiUnreachable(ApiError):
+    """Nothing answered at the API's address (refused, timed out, connection dropped)."""
+
+
+class AuthError(ApiError):
+    """401: not logged in, the token expired, or wrong username or password."""
+
+
+class NotFound(ApiError):
+    pass
+
+
+class Conflict(ApiError):
+    """409: username taken, or an Idempotency-Key reused with a different body."""
+
+
+class InvalidInput(ApiError):
+    """422: ``errors`` lists ``{field, message, type}``, one per problem."""
+
+    @property
+    def errors(self) -> list[dict]:
+        if isinstance(self.detail, list):
+            return [e for e in self.detail if isinstance(e, dict)]
+        return [{"field": "body", "message": str(self.detail), "type": "value_error"}]
+
+
+class ServerError(ApiError):
+    """5xx, 413 or 429, or any other answer the client did not expect."""
+
+
+def _error_for(response: httpx.Response) -> ApiError:
+    try:
+        detail = response.json().get("detail")
+    except (ValueError, AttributeError):
+        detail = response.text[:200]
+    status = response.status_code
+    if isinstance(detail, list):
+        message = "; ".join(f"{e.get('field')}: {e.get('message')}" for e in detail[:5])
+    else:
+        message = str(detail or response.reason_phrase)
+    kind = {401: AuthError, 404: NotFound, 409: Conflict, 422: InvalidInput}.get(
+        status, ServerError
+    )
+    return kind(f"{status} {message}", status=status, detail=detail)
+
+
+def _param(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return value
+
+
+class VigilanteClient:
+    """A session with the API: one per user (it holds that user's token).
+
+    ``http`` may be a shared ``httpx.Client`` (a connection pool for many sessions, as the
+    Streamlit apps do); ``retries`` > 0 retries network errors, 429 and 5xx with exponential
+    backoff, calling ``on_retry(attempt, error, delay)`` before each wait.
+    """
+
+    def __init__(
+        self,
+        base_url: str | None = None,
+        *,
+        lang: str | None = None,
+        timeout: float = 15.0,
+        retries: int = 0,
+        backoff: float = 0.5,
+        max_backoff: float = 30.0,
+        http: httpx.Client | None = None,
+        on_retry: Callable[[int, ApiError, float], None] | None = None,
+    ):
+        settings = get_settings()
+        self.base_url = (base_url or settings.api_url).rstrip("/")
+        self.lang = lang or settings.lang
+        self.retries = retries
+        self.backoff = backoff
+        self.max_backoff = max_backoff
+        self.on_retry = on_retry
+        self._owns_http = http is None
+        self._http = http or httpx.Client(timeout=timeout)
+        self._token: str | None = None
+        self._token_expires = 0.0
+        self._credentials: tuple[str, str] | None = None
+        self.username: str | None = None
+
+    # -- session -------------------------------------------------------------------------------
+
+    def close(self) -> None:
+        if self._owns_http:
+            self._http.close()
+
+    def __enter__(self) -> VigilanteClient:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    @property
+    def logged_in(self) -> bool:
+        return self._token is not None
+
+    def login(self, username: str, password: str) -> None:
+        """Get a token; the credentials are kept in memory to log in again when it expires."""
+        form = {"username": username, "password": password}
+        body = self._send("POST", "/token", data=form, auth=False)
+        self._token = body["access_token"]
+        self._token_expires = time.monotonic() + float(body.get("expires_in", 3600))
+        self._credentials = (username, password)
+        self.username = username
+
+    def logout(self) -> None:
+        self._token, self._credentials, self.username = None, None, None
+
+    def signup(self, username: str, password: str) -> dict:
+        body = {"username": username, "password": password}
+        return self._send("POST", "/users", json=body, auth=False)
+
+    def auth_required(self) -> bool:
+        """False when the API runs with ``VIGILANTE_AUTH=off`` (every request is the local user)."""
+        try:
+            self._send("GET", "/model", auth=False)
+        except AuthError:
+            return True
+        return False
+
+    # -- endpoints -----------------------------------------------------------------------------
+
+    def health(self) -> dict:
+        try:
+            return self._send("GET", "/health", auth=False)
+        except ServerError as exc:
+            if isinstance(exc.detail, dict) or exc.status == 503:
+                return {"status": "degraded", "database": "error", "model": "?"}
+            raise
+
+    def model(self) -> dict:
+        return self._send("GET", "/model")
+
+    def post_event(self, expense: dict, idempotency_key: str | None = None) -> dict:
+        """Score and store one expense; returns it with score, severity and reasons."""
+        key = idempotency_key or uuid.uuid4().hex
+        return self._send("POST", "/event", json=expense, idempotency_key=key)
+
+    def post_events(self, expenses: list[dict], idempotency_key: str | None = None) -> list[dict]:
+        """Score and store up to 10,000 expenses in order (one transaction)."""
+        key = idempotency_key or uuid.uuid4().hex
+        return self._send("POST", "/events", json=list(expenses), idempotency_key=key)
+
+    def events(
+        self,
+        limit: int = 100,
+        *,
+        before_id: int | None = None,
+        after_id: int | None = None,
+        anomalies_only: bool = False,
+        category: str | None = None,
+        account: str | None = None,
+        start: datetime | None = None,
+        end: datetime | None = None,
+    ) -> list[dict]:
+        """Newest first; ``after_id`` gives the newest ``limit`` of those after it."""
+        params = {
+            "limit": limit,
+            "before_id": before_id,
+            "after_id": after_id,
+            "anomalies_only": anomalies_only or None,
+            "category": category,
+            "account": account,
+            "from": start,
+            "to": end,
+        }
+        return self._send("GET", "/events", params=params)
+
+    def event(self, expense_id: int) -> dict:
+        return self._send("GET", f"/events/{int(expense_id)}")
+
+    def feedback(self, expense_id: int, label: str) -> dict:
+        """``label`` is "legit" (this is fine) or "fraud" (confirmed)."""
+        return self._send("POST", f"/events/{int(expense_id)}/feedback", json={"label": label})
+
+    def stats(
+        self,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        currency: str | None = None,
+    ) -> dict:
+        return self._send("GET", "/stats", params={"from": start, "to": end, "currency": currency})
+
+    # -- plumbing ------------------------------------------------------------------------------
+
+    def _headers(self, auth: bool, idempotency_key: str | None) -> dict:
+        headers = {"Accept-Language": self.lang}
+        if auth and self._token:
+            headers["Authorization"] = f"Bearer {self._token}"
+        if idempotency_key:
+            headers["Idempotency-Key"] = idempotency_key
+        return headers
+
+    def _refresh_if_expiring(self) -> None:
+        if self._credentials and time.monotonic() > self._token_expires - REFRESH_MARGIN_S:
+            self.login(*self._credentials)
+
+    def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict | None = None,
+        json: Any = None,
+        data: dict | None = None,
+        auth: bool = True,
+        idempotency_key: str | None = None,
+    ) -> Any:
+        if auth:
+            self._refresh_if_expiring()
+        clean = {k: _param(v) for k, v in (params or {}).items() if v is not None}
+        # A POST is only repeated when a key makes the repeat harmless.
+        retryable = method == "GET" or idempotency_key is not None or path == "/token"
+        attempt, relogged = 0, False
+        while True:
+            try:
+                return self._once(
+                    method, path, clean, json, data, self._headers(auth, idempotency_key)
+                )
+            except AuthError:
+                if auth and self._credentials and not relogged:
+                    relogged = True
+                    self.login(*self._credentials)
+                    continue
+                raise
+            except (ApiUnreachable, ServerError) as exc:
+                retry_ok = isinstance(exc, ApiUnreachable) or exc.status in RETRY_STATUSES
+                if not (retryable and retry_ok) or attempt >= self.retries:
+                    raise
+                delay = min(self.max_backoff, self.backoff * 2**attempt)
+                attempt += 1
+                if self.on_retry:
+                    self.on_retry(attempt, exc, delay)
+                time.sleep(delay)
+
+    def _once(self, method, path, params, json, data, headers) -> Any:
+        url = self.base_url + path
+        try:
+            response = self._http.request(
+                method, url, params=params, json=json, data=data, headers=headers
+            )
+        except httpx.TransportError as exc:
+            raise ApiUnreachable(
+                f"API unreachable at {self.base_url} ({type(exc).__name__})"
+            ) from exc
+        if response.status_code >= 400:
+            raise _error_for(response)
+        if not response.content:
+            return None
+        return response.json()
+
+
+def chunked(items: Iterable[dict], size: int) -> Iterable[list[dict]]:
+    """Successive lists of at most ``size`` items (for ``post_events``)."""
+    chunk: list[dict] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk

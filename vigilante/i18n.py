@@ -1,0 +1,359 @@
+"""Every string the dashboard, the entry app and demo.py show, in Brazilian Portuguese and English.
+
+``t("key", lang, **values)`` looks a string up (falling back to pt-BR, then to the key itself);
+``money`` writes ``R$ 1.234,56`` in pt-BR; ``field_error`` turns one item of the API's 422
+``detail`` into a sentence in the user's language, keeping the API's own message when the error
+type is not one we know.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from models.explain import format_money
+
+LANGS = ("pt-BR", "en")
+LANG_NAMES = {"pt-BR": "Português (Brasil)", "en": "English"}
+
+STRINGS: dict[str, dict[str, str]] = {
+    # shared
+    "app_title": {"pt-BR": "Vigilante de Gastos", "en": "Expense Watchdog"},
+    "language": {"pt-BR": "Idioma", "en": "Language"},
+    "api_down": {
+        "pt-BR": "API inacessível em {url} — tentando de novo a cada {seconds} s.",
+        "en": "API unreachable at {url}, retrying every {seconds} s.",
+    },
+    "api_error": {"pt-BR": "A API respondeu com erro: {message}", "en": "The API said: {message}"},
+    "login_title": {"pt-BR": "Entrar", "en": "Log in"},
+    "username": {"pt-BR": "Usuário", "en": "Username"},
+    "password": {"pt-BR": "Senha", "en": "Password"},
+    "login": {"pt-BR": "Entrar", "en": "Log in"},
+    "logout": {"pt-BR": "Sair", "en": "Log out"},
+    "login_failed": {
+        "pt-BR": "Usuário ou senha incorretos.",
+        "en": "Incorrect username or password.",
+    },
+    "logged_in_as": {"pt-BR": "Conectado como **{user}**", "en": "Logged in as **{user}**"},
+    "auth_off": {
+        "pt-BR": "Modo local: sem login (VIGILANTE_AUTH=off).",
+        "en": "Local mode: no login (VIGILANTE_AUTH=off).",
+    },
+    "demo_hint": {
+        "pt-BR": "Conta de demonstração criada pelo `make run` já preenchida.",
+        "en": "The demo account created by `make run` is filled in.",
+    },
+    "session_expired": {
+        "pt-BR": "Sua sessão expirou; entre de novo.",
+        "en": "Your session expired; please log in again.",
+    },
+    "severity": {"pt-BR": "Gravidade", "en": "Severity"},
+    "sev_none": {"pt-BR": "normal", "en": "normal"},
+    "sev_low": {"pt-BR": "baixa", "en": "low"},
+    "sev_medium": {"pt-BR": "média", "en": "medium"},
+    "sev_high": {"pt-BR": "alta", "en": "high"},
+    "score": {"pt-BR": "Pontuação", "en": "Score"},
+    "amount": {"pt-BR": "Valor", "en": "Amount"},
+    "category": {"pt-BR": "Categoria", "en": "Category"},
+    "merchant": {"pt-BR": "Estabelecimento", "en": "Merchant"},
+    "account": {"pt-BR": "Conta / cartão", "en": "Account / card"},
+    "description": {"pt-BR": "Descrição", "en": "Description"},
+    "when": {"pt-BR": "Quando", "en": "When"},
+    "date": {"pt-BR": "Data", "en": "Date"},
+    "time": {"pt-BR": "Hora", "en": "Time"},
+    "reasons": {"pt-BR": "Motivos", "en": "Reasons"},
+    "anomaly": {"pt-BR": "Anomalia", "en": "Anomaly"},
+    "feedback": {"pt-BR": "Avaliação", "en": "Feedback"},
+    "fb_legit": {"pt-BR": "tudo certo", "en": "fine"},
+    "fb_fraud": {"pt-BR": "confirmada", "en": "confirmed"},
+    "yes": {"pt-BR": "sim", "en": "yes"},
+    "no": {"pt-BR": "não", "en": "no"},
+    "no_expenses": {"pt-BR": "Nenhuma despesa ainda.", "en": "No expenses yet."},
+    # dashboard
+    "dash_caption": {
+        "pt-BR": "Despesas pontuadas em tempo real; atualiza a cada {seconds} s.",
+        "en": "Expenses scored as they arrive; refreshes every {seconds} s.",
+    },
+    "live": {"pt-BR": "Ao vivo", "en": "Live"},
+    "paused": {"pt-BR": "Pausado", "en": "Paused"},
+    "tab_overview": {"pt-BR": "Visão geral", "en": "Overview"},
+    "tab_history": {"pt-BR": "Histórico", "en": "History"},
+    "kpi_today": {"pt-BR": "Gasto hoje", "en": "Spent today"},
+    "kpi_month": {"pt-BR": "Gasto no mês", "en": "Spent this month"},
+    "kpi_count": {"pt-BR": "Despesas no mês", "en": "Expenses this month"},
+    "kpi_anomalies": {"pt-BR": "Anomalias no mês", "en": "Anomalies this month"},
+    "kpi_rate": {"pt-BR": "Taxa de anomalias", "en": "Anomaly rate"},
+    "kpi_last": {"pt-BR": "Última despesa", "en": "Last expense"},
+    "kpi_new": {"pt-BR": "+{count} agora", "en": "+{count} just now"},
+    "chart_days": {"pt-BR": "Gastos por dia (30 dias)", "en": "Spending per day (30 days)"},
+    "chart_days_help": {
+        "pt-BR": "Pontos vermelhos: dias com anomalias (tamanho = quantidade).",
+        "en": "Red dots: days with anomalies (size = how many).",
+    },
+    "chart_categories": {"pt-BR": "Gastos por categoria", "en": "Spending by category"},
+    "chart_kinds": {"pt-BR": "Anomalias por motivo", "en": "Anomalies by reason"},
+    "chart_kinds_help": {
+        "pt-BR": "Motivo principal das últimas {count} anomalias.",
+        "en": "Main reason of the latest {count} anomalies.",
+    },
+    "chart_stream": {"pt-BR": "Últimas despesas", "en": "Latest expenses"},
+    "day": {"pt-BR": "Dia", "en": "Day"},
+    "total": {"pt-BR": "Total", "en": "Total"},
+    "count": {"pt-BR": "Quantidade", "en": "Count"},
+    "anomalies": {"pt-BR": "Anomalias", "en": "Anomalies"},
+    "latest_anomalies": {"pt-BR": "Últimas anomalias", "en": "Latest anomalies"},
+    "no_anomalies": {
+        "pt-BR": "Nenhuma anomalia por enquanto. 🎉",
+        "en": "No anomalies so far. 🎉",
+    },
+    "btn_fine": {"pt-BR": "Está tudo certo", "en": "This is fine"},
+    "btn_confirm": {"pt-BR": "Confirmar fraude", "en": "Confirm"},
+    "fb_saved_legit": {"pt-BR": "Marcada como normal.", "en": "Marked as fine."},
+    "fb_saved_fraud": {"pt-BR": "Confirmada como fraude.", "en": "Confirmed as fraud."},
+    "history_title": {"pt-BR": "Histórico", "en": "History"},
+    "period": {"pt-BR": "Período", "en": "Period"},
+    "all_categories": {"pt-BR": "Todas", "en": "All"},
+    "all_accounts": {"pt-BR": "Todas", "en": "All"},
+    "anomalies_only": {"pt-BR": "Só anomalias", "en": "Anomalies only"},
+    "load_more": {"pt-BR": "Carregar mais", "en": "Load more"},
+    "export_csv": {"pt-BR": "Exportar CSV", "en": "Export CSV"},
+    "showing": {"pt-BR": "{count} despesa(s) exibida(s).", "en": "{count} expense(s) shown."},
+    "refresh_live": {"pt-BR": "Atualizar ao vivo", "en": "Live refresh"},
+    "filters": {"pt-BR": "Filtros do histórico", "en": "History filters"},
+    # entry app
+    "entry_title": {"pt-BR": "Registrar despesa", "en": "Record an expense"},
+    "entry_caption": {
+        "pt-BR": "Cada despesa recebe na hora uma pontuação e os motivos.",
+        "en": "Every expense gets its score and reasons at once.",
+    },
+    "tab_entry": {"pt-BR": "Nova despesa", "en": "New expense"},
+    "tab_simulate": {"pt-BR": "Simular", "en": "Simulate"},
+    "tab_import": {"pt-BR": "Importar extrato", "en": "Import statement"},
+    "amount_help": {"pt-BR": "Ex.: 42,50", "en": "E.g. 42.50"},
+    "category_help": {
+        "pt-BR": "Escolha uma ou digite uma nova.",
+        "en": "Pick one or type a new one.",
+    },
+    "date_help": {"pt-BR": "Vazio = agora", "en": "Empty = now"},
+    "submit": {"pt-BR": "Enviar", "en": "Submit"},
+    "fix_fields": {
+        "pt-BR": "Corrija os campos marcados.",
+        "en": "Please fix the fields marked below.",
+    },
+    "verdict_anomaly": {
+        "pt-BR": "⚠️ Parece estranha: gravidade {severity}",
+        "en": "⚠️ Looks wrong: {severity} severity",
+    },
+    "verdict_ok": {"pt-BR": "✅ Parece normal", "en": "✅ Looks normal"},
+    "verdict_stored": {
+        "pt-BR": "Despesa nº {id} registrada: {amount} em {category}.",
+        "en": "Expense #{id} stored: {amount} in {category}.",
+    },
+    "no_reasons": {"pt-BR": "Nada fora do comum.", "en": "Nothing out of the ordinary."},
+    "recent_entries": {"pt-BR": "Despesas recentes", "en": "Recent expenses"},
+    "sim_intro": {
+        "pt-BR": "Envia despesas realistas de vários gastadores, com anomalias opcionais.",
+        "en": "Sends realistic expenses from several spenders, optionally with anomalies.",
+    },
+    "sim_count": {"pt-BR": "Quantas despesas", "en": "How many expenses"},
+    "sim_rate": {"pt-BR": "Anomalias injetadas (%)", "en": "Injected anomalies (%)"},
+    "sim_seed": {"pt-BR": "Semente", "en": "Seed"},
+    "sim_days": {"pt-BR": "Ao longo de quantos dias", "en": "Spread over how many days"},
+    "sim_go": {"pt-BR": "Simular", "en": "Simulate"},
+    "sim_progress": {"pt-BR": "Enviadas {done} de {total}", "en": "Sent {done} of {total}"},
+    "sim_done": {
+        "pt-BR": "{count} despesas enviadas; {flagged} sinalizadas ({caught} de {injected} "
+        "anomalias injetadas pegas).",
+        "en": "{count} expenses sent; {flagged} flagged ({caught} of {injected} injected "
+        "anomalies caught).",
+    },
+    "imp_intro": {
+        "pt-BR": "Fatura do cartão Nubank (CSV), extrato da conta Nubank (CSV), OFX de qualquer "
+        "banco, ou qualquer CSV com mapeamento de colunas. Importar o mesmo arquivo de novo "
+        "não duplica nada.",
+        "en": "Nubank card bill (CSV), Nubank account statement (CSV), OFX from any bank, or "
+        "any CSV through a column mapping. Importing the same file again adds nothing.",
+    },
+    "imp_file": {"pt-BR": "Arquivo do extrato", "en": "Statement file"},
+    "imp_format": {"pt-BR": "Formato", "en": "Format"},
+    "imp_auto": {"pt-BR": "Detectar automaticamente", "en": "Detect automatically"},
+    "imp_account": {"pt-BR": "Conta / cartão destas despesas", "en": "Account / card of these"},
+    "imp_detected": {"pt-BR": "Formato: **{name}**", "en": "Format: **{name}**"},
+    "imp_summary": {
+        "pt-BR": "{expenses} despesa(s) a importar, {skipped} ignorada(s), {errors} com erro.",
+        "en": "{expenses} expense(s) to import, {skipped} skipped, {errors} with errors.",
+    },
+    "imp_go": {"pt-BR": "Importar {count} despesa(s)", "en": "Import {count} expense(s)"},
+    "imp_progress": {"pt-BR": "Importadas {done} de {total}", "en": "Imported {done} of {total}"},
+    "imp_done": {
+        "pt-BR": "{new} nova(s), {known} já importada(s) antes, {flagged} sinalizada(s).",
+        "en": "{new} new, {known} already imported before, {flagged} flagged.",
+    },
+    "imp_mapping": {"pt-BR": "Mapeamento de colunas", "en": "Column mapping"},
+    "imp_col_date": {"pt-BR": "Coluna da data", "en": "Date column"},
+    "imp_col_amount": {"pt-BR": "Coluna do valor", "en": "Amount column"},
+    "imp_col_desc": {"pt-BR": "Coluna da descrição", "en": "Description column"},
+    "imp_col_category": {"pt-BR": "Coluna da categoria", "en": "Category column"},
+    "imp_col_id": {"pt-BR": "Coluna do identificador", "en": "Transaction id column"},
+    "imp_none": {"pt-BR": "(nenhuma)", "en": "(none)"},
+    "imp_date_format": {"pt-BR": "Formato da data", "en": "Date format"},
+    "imp_sign": {"pt-BR": "Despesas aparecem como", "en": "Expenses appear as"},
+    "imp_sign_negative": {"pt-BR": "valores negativos", "en": "negative amounts"},
+    "imp_sign_positive": {"pt-BR": "valores positivos", "en": "positive amounts"},
+    "imp_status": {"pt-BR": "Situação", "en": "Status"},
+    "imp_line": {"pt-BR": "Linha", "en": "Line"},
+    "imp_st_expense": {"pt-BR": "importar", "en": "import"},
+    "imp_st_skipped": {"pt-BR": "ignorar", "en": "skip"},
+    "imp_st_error": {"pt-BR": "erro", "en": "error"},
+    "imp_note": {"pt-BR": "Observação", "en": "Note"},
+    "fmt_nubank_card": {"pt-BR": "Fatura do cartão Nubank", "en": "Nubank card bill"},
+    "fmt_nubank_account": {"pt-BR": "Extrato da conta Nubank", "en": "Nubank account"},
+    "fmt_ofx": {"pt-BR": "OFX", "en": "OFX"},
+    "fmt_csv": {"pt-BR": "CSV genérico", "en": "Generic CSV"},
+    "skip_income": {"pt-BR": "entrada de dinheiro", "en": "money coming in"},
+    "skip_card_payment": {"pt-BR": "pagamento da fatura", "en": "card bill payment"},
+    "skip_refund": {"pt-BR": "estorno", "en": "refund"},
+    "skip_investment": {"pt-BR": "aplicação/resgate", "en": "investment move"},
+    "skip_zero": {"pt-BR": "valor zero", "en": "zero amount"},
+    "note_installment": {"pt-BR": "parcela {part}", "en": "installment {part}"},
+    "err_date": {"pt-BR": "data inválida: {value}", "en": "invalid date: {value}"},
+    "err_amount": {"pt-BR": "valor inválido: {value}", "en": "invalid amount: {value}"},
+    "err_missing": {"pt-BR": "coluna vazia: {value}", "en": "empty column: {value}"},
+    "err_file": {
+        "pt-BR": "Não consegui ler o arquivo: {message}",
+        "en": "Could not read the file: {message}",
+    },
+    # 422 field errors, by pydantic error type
+    "fe_missing": {"pt-BR": "campo obrigatório", "en": "required"},
+    "fe_greater_than": {"pt-BR": "deve ser maior que {gt}", "en": "must be greater than {gt}"},
+    "fe_less_than_equal": {"pt-BR": "deve ser no máximo {le}", "en": "must be at most {le}"},
+    "fe_decimal_max_places": {
+        "pt-BR": "no máximo 2 casas decimais",
+        "en": "at most 2 decimal places",
+    },
+    "fe_decimal_parsing": {"pt-BR": "não é um número", "en": "is not a number"},
+    "fe_decimal_type": {"pt-BR": "não é um número", "en": "is not a number"},
+    "fe_finite_number": {"pt-BR": "deve ser um número finito", "en": "must be a finite number"},
+    "fe_string_too_short": {"pt-BR": "não pode ficar vazio", "en": "must not be empty"},
+    "fe_string_too_long": {"pt-BR": "texto longo demais", "en": "too long"},
+    "fe_datetime_parsing": {"pt-BR": "data/hora inválida", "en": "invalid date/time"},
+    "fe_datetime_from_date_parsing": {"pt-BR": "data/hora inválida", "en": "invalid date/time"},
+    "fe_timezone_aware": {
+        "pt-BR": "informe o fuso horário",
+        "en": "must include a time zone offset",
+    },
+    "fe_control_characters": {
+        "pt-BR": "não pode conter caracteres de controle",
+        "en": "must not contain control characters",
+    },
+    "fe_currency": {
+        "pt-BR": "use um código de moeda ISO 4217, como BRL",
+        "en": "use an ISO 4217 currency code such as BRL",
+    },
+    "fe_extra_forbidden": {"pt-BR": "campo desconhecido", "en": "unknown field"},
+    "fe_future": {
+        "pt-BR": "está no futuro além do permitido",
+        "en": "is too far in the future",
+    },
+}
+
+# Pydantic error type -> the context key holding the limit it names.
+_LIMIT_KEYS = {"greater_than": "gt", "less_than_equal": "le"}
+
+_VALUE_ERRORS = {
+    "in the future": "future",
+    "must have at least": "string_too_short",
+    "must have at most": "string_too_long",
+    "control characters": "control_characters",
+    "ISO 4217": "currency",
+}
+
+REASON_LABELS = {
+    "duplicate": {"pt-BR": "cobrança duplicada", "en": "duplicate charge"},
+    "burst": {"pt-BR": "rajada de cobranças", "en": "burst of charges"},
+    "amount_spike": {"pt-BR": "valor muito alto", "en": "amount spike"},
+    "merchant_amount": {"pt-BR": "valor fora do comum no local", "en": "unusual at merchant"},
+    "new_category": {"pt-BR": "categoria nova", "en": "new category"},
+    "new_merchant_amount": {"pt-BR": "local novo, valor alto", "en": "new merchant, big amount"},
+    "unusual_hour": {"pt-BR": "horário incomum", "en": "unusual hour"},
+    "confirmed_pattern": {"pt-BR": "parecida com fraude", "en": "like confirmed fraud"},
+    "dismissed_pattern": {"pt-BR": "parecida com normais", "en": "like dismissed ones"},
+    "model": {"pt-BR": "padrão incomum (modelo)", "en": "unusual pattern (model)"},
+}
+
+
+def resolve_lang(value: str | None) -> str:
+    """``en``, ``en-US`` -> ``en``; anything else -> ``pt-BR``."""
+    return "en" if (value or "").lower().startswith("en") else "pt-BR"
+
+
+def t(key: str, lang: str = "pt-BR", **values) -> str:
+    entry = STRINGS.get(key)
+    if entry is None:
+        return key
+    text = entry.get(lang) or entry["pt-BR"]
+    return text.format(**values) if values else text
+
+
+def money(amount: float | int, lang: str = "pt-BR", currency: str = "BRL") -> str:
+    """``money(1234.5)`` -> ``R$ 1.234,50``; ``money(1234.5, "en")`` -> ``R$1,234.50``."""
+    return format_money(round(float(amount) * 100), currency, lang)
+
+
+def number(value: float, lang: str = "pt-BR", digits: int = 0) -> str:
+    text = f"{value:,.{digits}f}"
+    if lang == "pt-BR":
+        text = text.replace(",", "_").replace(".", ",").replace("_", ".")
+    return text
+
+
+def percent(rate: float, lang: str = "pt-BR") -> str:
+    return number(rate * 100, lang, 1) + "%"
+
+
+def when(moment: str | datetime | None, lang: str = "pt-BR", tz: str = "America/Sao_Paulo") -> str:
+    """An API instant in the user's time zone: ``02/03/2026 12:30`` or ``2026-03-02 12:30``."""
+    if moment is None:
+        return "—"
+    if isinstance(moment, str):
+        moment = datetime.fromisoformat(moment.replace("Z", "+00:00"))
+    local = moment.astimezone(ZoneInfo(tz))
+    return local.strftime("%d/%m/%Y %H:%M" if lang == "pt-BR" else "%Y-%m-%d %H:%M")
+
+
+def severity(level: str, lang: str = "pt-BR") -> str:
+    return t(f"sev_{level}", lang)
+
+
+def reason_label(code: str, lang: str = "pt-BR") -> str:
+    entry = REASON_LABELS.get(code)
+    return (entry.get(lang) or entry["pt-BR"]) if entry else code
+
+
+def field_error(error: dict, lang: str = "pt-BR") -> str:
+    """One ``{field, message, type}`` from a 422, in the user's words."""
+    kind = error.get("type", "")
+    message = error.get("message", "")
+    if kind == "value_error":
+        # The API's own checks all say value_error; tell them apart by their wording.
+        for needle, known in _VALUE_ERRORS.items():
+            if needle in message:
+                kind = known
+                break
+    key = f"fe_{kind}"
+    if kind in _LIMIT_KEYS:
+        # The API says "Input should be greater than 0": keep the number it names.
+        return t(key, lang, **{_LIMIT_KEYS[kind]: message.rsplit(" ", 1)[-1]})
+    if key in STRINGS:
+        return t(key, lang)
+    return message or kind
+
+
+def field_errors(errors: list[dict], lang: str = "pt-BR") -> dict[str, str]:
+    """``{field: sentence}``; batch fields such as ``3.amount`` keep their index."""
+    found: dict[str, str] = {}
+    for error in errors:
+        field = str(error.get("field") or "body")
+        text = field_error(error, lang)
+        found[field] = f"{found[field]}; {text}" if field in found else text
+    return found
