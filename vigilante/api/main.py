@@ -17,7 +17,7 @@ from vigilante.api.deps import AppContext
 from vigilante.api.limits import BodySizeLimit, SecurityHeaders
 from vigilante.api.routes import events, stats, system, users
 from vigilante.config import Settings, get_settings
-from vigilante.db import create_db_engine, write_transaction
+from vigilante.db import create_db_engine, is_sqlite, write_transaction
 from vigilante.detection import DetectorService
 from vigilante.history import HistoryCache
 from vigilante.migrate import prepare as prepare_schema
@@ -59,6 +59,12 @@ def build_context(settings: Settings) -> AppContext:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     secret_key = load_secret_key(settings)
     engine = create_db_engine(settings)
+    if settings.secret_key is None and not is_sqlite(engine):
+        log.warning(
+            "VIGILANTE_SECRET_KEY is not set: tokens are signed with the key in %s/secret_key, "
+            "which only this host has; with several API hosts, set the same key on each",
+            settings.data_dir,
+        )
     try:
         prepare_schema(engine, settings.migrate_on_start)
     except Exception:
