@@ -166,13 +166,15 @@ def explicit_evidence(ctx: Context) -> list[Evidence]:
             )
 
     # A tiny charge at a merchant never used before: how a stolen card is tested.
-    if ctx.merchant_novel and ctx.history_size >= 10 and ctx.z_account < -1.5:
+    # Bills and subscriptions are debited whenever the biller likes, at whatever they cost.
+    automatic = ctx.category_essential
+    if ctx.merchant_novel and ctx.history_size >= 10 and ctx.z_account < -1.5 and not automatic:
         llr = _clip(math.log(0.05 / t_density(ctx.z_account, 10)))
         if llr > 0:
             add(Evidence("small_new_merchant", llr, {"cents": ctx.cents, "merchant": ctx.merchant}))
 
     # An hour this account is never active at.
-    if ctx.hour_known and ctx.hour_surprise > math.log(3) and not ctx.recurring:
+    if ctx.hour_known and ctx.hour_surprise > math.log(3) and not (ctx.recurring or automatic):
         span = active_hours(ctx.hours)
         start, end = span if span else (0, 0)
         add(

@@ -56,6 +56,7 @@ KEEP_MERCHANT = 30
 KEEP_USER_MERCHANT = 60
 KEEP_AT_MERCHANT = 24  # recent (time, amount) pairs per merchant, for windows and recurrence
 KEEP_RECENT = 64
+ESTABLISHED = 30  # expenses after which an account's own statistics speak for it
 MIN_SCALE = 0.15  # log units: a spender who always pays the same must not explode z
 MERCHANT_SCALE = 0.5  # prior spread of amounts at one merchant, log units
 # Approval limits people split a purchase to stay under.
@@ -112,12 +113,16 @@ class RobustWindow:
     def stats(self) -> tuple[float, float | None]:
         """(median, spread), computed once per change: most windows are read far more often."""
         if self._stats is None:
-            if not self._sorted:
+            s = self._sorted
+            n = len(s)
+            if not n:
                 return math.nan, None
+            half, odd = divmod(n - 1, 2)
+            median = s[half] if not odd else (s[half] + s[half + 1]) / 2
             spread = None
-            if len(self._sorted) >= 4:
+            if n >= 4:
                 spread = (self.quantile(0.75) - self.quantile(0.25)) / 1.349
-            self._stats = (self.quantile(0.5), spread)
+            self._stats = (median, spread)
         return self._stats
 
     def median(self) -> float:
@@ -372,8 +377,11 @@ class SpenderHistory:
         prior = category_prior(ev.category)
         base = Estimate(prior.center, prior.scale) if prior else Estimate(GENERIC.center, 1.3)
         base = shrink(self.user_by_category.get(ev.category), base, 3, 5)
-        user_all = shrink(self.user_logs, Estimate(GENERIC.center, GENERIC.scale), 3, 5)
-        acc_all = shrink(acc.logs, Estimate(user_all.center, user_all.scale), 3, 5)
+        generic = Estimate(GENERIC.center, GENERIC.scale)
+        if len(acc.logs) < ESTABLISHED:  # the household's habits stand in for a new account's
+            generic = shrink(self.user_logs, generic, 3, 5)
+            generic = Estimate(generic.center, generic.scale)
+        acc_all = shrink(acc.logs, generic, 3, 5)
         cat_window = acc.by_category.get(ev.category)
         cat = shrink(cat_window, base, 2, 4)
         m = acc.merchants.get(ev.merchant) if ev.merchant else None
