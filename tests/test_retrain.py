@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from datetime import UTC, datetime
 
 from fastapi.testclient import TestClient
@@ -97,20 +98,28 @@ def test_requests_during_retraining_are_scored_wholly_by_one_version(make_client
             else:
                 batches.append([e["model_version"] for e in r.json()])
 
-    threads = [threading.Thread(target=post, args=(data[100 + 75 * i : 175 + 75 * i],))
+    threads = [threading.Thread(target=post, args=(data[100 + 70 * i : 170 + 70 * i],))
                for i in range(4)]  # fmt: skip
     for t in threads:
         t.start()
     for _ in range(4):
+        # Retrain while batches are being scored: wait until a few more have gone through.
+        seen_so_far = len(batches)
+        deadline = time.monotonic() + 30
+        while len(batches) < seen_so_far + 2 and any(t.is_alive() for t in threads):
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
         r = client.post("/model/retrain", headers=auth)
         assert r.status_code == 200
         versions.add(r.json()["version"])
     for t in threads:
         t.join()
     assert not errors
-    assert len(batches) == 60
+    assert len(batches) == 56
     for batch in batches:
         assert len(set(batch)) == 1  # never half one version, half another
+    last = client.post("/events", json=data[380:], headers=auth).json()
+    assert {e["model_version"] for e in last} == {r.json()["version"]}
     listed = client.get("/events", params={"limit": 1000}, headers=auth).json()
     assert len(listed) == 400
     seen = {e["model_version"] for e in listed}
