@@ -106,7 +106,8 @@ def postgres_version() -> str:
 def render(results: dict, n_users: int, seconds: int, command: str) -> str:
     first: LoadResult = next(iter(results.values()))["many"]
     lines = [
-        f"Command: `{command}` — machine: {platform.machine()}, {os.cpu_count()} cores shared by "
+        f"Command: `{command}` (the defaults, run by `make bench`) — machine: "
+        f"{platform.machine()}, {os.cpu_count()} cores shared by "
         f"the API workers, the database and the load generator; Python "
         f"{platform.python_version()}, PostgreSQL {postgres_version()} (local, default config, "
         f"psycopg {version('psycopg')}), SQLAlchemy {version('sqlalchemy')}, uvicorn "
@@ -141,9 +142,7 @@ def main() -> None:
         with tempfile.TemporaryDirectory(prefix="vigilante-scale-") as tmp:
             results[(backend, workers)] = run(backend, workers, args.users, args.seconds, Path(tmp))
         print(backend, workers, results[(backend, workers)]["many"].row(), flush=True)
-    command = "python -m benchmarks.scale" + (
-        f" --seconds {args.seconds}" if args.seconds != 10 else ""
-    )
+    command = f"python -m benchmarks.scale --seconds {args.seconds} --users {args.users}"
     text_ = render(results, args.users, args.seconds, command)
     print(text_)
     replace_section(Path("docs/benchmarks.md"), "PostgreSQL", text_)
