@@ -25,6 +25,7 @@ from vigilante.client import (
     ApiUnreachable,
     AuthError,
     Conflict,
+    RateLimited,
     VigilanteClient,
     demo_credentials_path,
     read_demo_credentials,
@@ -137,6 +138,10 @@ def ensure_demo_account(client: VigilanteClient, path: Path) -> tuple[str, str, 
             return (*found, False)
         except AuthError:
             pass  # a fresh database, or the account's password was changed
+        except RateLimited as exc:
+            raise SystemExit(
+                f"Too many failed logins for {found[0]!r}; try again in {exc.retry_after:.0f} s."
+            ) from None
     username = found[0] if found else "demo"
     password = secrets.token_urlsafe(18)
     for _ in range(5):
