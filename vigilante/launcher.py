@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import os
 import secrets
+import shlex
 import signal
 import socket
 import subprocess
@@ -44,6 +45,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--entry-port", type=int, default=8502)
     p.add_argument("--no-demo", action="store_true", help="do not start demo.py")
     p.add_argument("--demo-interval", type=float, default=2.0)
+    p.add_argument(
+        "--demo-options", default="", help='more demo.py options, e.g. "--accounts 20 --seed 1"'
+    )
     return p.parse_args(argv)
 
 
@@ -219,7 +223,7 @@ def main(argv: list[str] | None = None) -> int:
             procs.start(name, python + app_cmd.split() + ["--server.headless", "true"], app_env)
         if not args.no_demo:
             demo_cmd = f"demo.py --url {api_url} --interval {args.demo_interval}"
-            procs.start("demo", python + demo_cmd.split(), env)
+            procs.start("demo", python + demo_cmd.split() + shlex.split(args.demo_options), env)
         print(banner(args, settings, login, path), flush=True)
         parent = os.getppid()
         while True:
