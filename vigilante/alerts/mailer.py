@@ -17,7 +17,7 @@ from vigilante.config import Settings
 
 TEXT = {
     "pt-BR": {
-        "immediate_subject": "[Vigilante] Alerta {severity}: {title}",
+        "immediate_subject": "[Vigilante] Alerta de gravidade {severity}: {title}",
         "digest_subject": "[Vigilante] Resumo de {day}: {count} alerta(s)",
         "digest_intro": "Alertas das últimas 24 horas ({count}):",
         "more": "… e mais {count}.",
@@ -27,7 +27,7 @@ TEXT = {
         "test_body": "Este é um teste: os alertas do Vigilante de Gastos chegarão aqui.",
     },
     "en": {
-        "immediate_subject": "[Vigilante] {severity} alert: {title}",
+        "immediate_subject": "[Vigilante] {severity}-severity alert: {title}",
         "digest_subject": "[Vigilante] Digest for {day}: {count} alert(s)",
         "digest_intro": "Alerts of the last 24 hours ({count}):",
         "more": "… and {count} more.",
