@@ -52,13 +52,14 @@ class Receiver:
     @property
     def url(self) -> str:
         host, port = self.server.server_address[:2]
-        return f"http://{host}:{port}/hook"
+        return f"{self.scheme}://{host}:{port}/hook"
 
     def hang(self) -> None:
         self.hanging = True
         self.release.clear()
 
-    def start(self) -> Receiver:
+    def start(self, tls=None) -> Receiver:
+        """``tls``: an ``ssl.SSLContext`` to serve HTTPS with."""
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -80,6 +81,10 @@ class Receiver:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
+        self.scheme = "http"
+        if tls is not None:
+            self.server.socket = tls.wrap_socket(self.server.socket, server_side=True)
+            self.scheme = "https"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
         return self
 

@@ -5,12 +5,17 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import shutil
+import ssl
+import subprocess
 import time
+from functools import partial
 
+import httpx
 import pytest
 
-from tests.alert_helpers import alert_client, receiver, run_worker, user  # noqa: F401
-from vigilante.alerts.webhooks import verify
+from tests.alert_helpers import Receiver, alert_client, receiver, run_worker, user  # noqa: F401
+from vigilante.alerts.webhooks import post, verify
 
 T0 = 1_800_000_000_000  # a fixed "now" for the retry schedule
 
@@ -258,3 +263,31 @@ def test_ingestion_does_not_wait_for_a_hanging_webhook(make_client, receiver):  
             break
         time.sleep(0.05)
     assert deliveries(app, auth, hook["id"])[-1]["state"] == "delivered"
+
+
+def test_https_goes_to_the_checked_address_and_verifies_the_name(tmp_path):
+    """The request is pinned to the resolved address; TLS still checks the URL's host name."""
+    openssl = shutil.which("openssl") or pytest.skip("openssl not installed")
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run(
+        [openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-keyout", key, "-out", cert, "-subj", "/CN=localhost",
+         "-addext", "subjectAltName=DNS:localhost"],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    server_tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_tls.load_cert_chain(cert, key)
+    https = Receiver().start(tls=server_tls)
+    port = https.server.server_address[1]
+    client = httpx.Client(verify=ssl.create_default_context(cafile=str(cert)))
+    try:
+        send = partial(post, client, secret="whsec_x", body="{}", event="test", delivery_id=1,
+                       allow_private=True, timeout=5)  # fmt: skip
+        ok = send(f"https://localhost:{port}/hook")
+        assert ok.ok, ok.error
+        assert https.received[0].headers["Host"] == f"localhost:{port}"
+        wrong_name = send(f"https://127.0.0.1:{port}/hook")  # the certificate is for localhost
+        assert not wrong_name.ok and "certificate" in wrong_name.error.lower()
+    finally:
+        client.close()
+        https.stop()

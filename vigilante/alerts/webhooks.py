@@ -163,7 +163,7 @@ def post(
 
     try:
         parsed = _parse(url)
-        address = resolve_allowed(parsed, allow_private)[0]
+        addresses = resolve_allowed(parsed, allow_private)
     except UnsafeUrl as exc:
         return done(False, None, f"URL refused: {exc}")
     data = body.encode()
@@ -175,24 +175,29 @@ def post(
         "Vigilante-Delivery": str(delivery_id),
         SIGNATURE_HEADER: sign(secret, int(time.time()), data),
     }
-    extensions = {"sni_hostname": parsed.raw_host.decode("ascii")}
-    try:
-        with client.stream(
-            "POST",
-            parsed.copy_with(host=address),
-            content=data,
-            headers=headers,
-            timeout=timeout,
-            extensions=extensions if parsed.scheme == "https" else {},
-        ) as response:
-            excerpt = _excerpt(response)
-            if 200 <= response.status_code < 300:
-                return done(True, response.status_code, None, excerpt)
-            return done(False, response.status_code, f"HTTP {response.status_code}", excerpt)
-    except httpx.TimeoutException:
-        return done(False, None, f"no answer within {timeout:g} s")
-    except httpx.HTTPError as exc:
-        return done(False, None, f"{type(exc).__name__}: {exc}"[:300])
+    tls = {"sni_hostname": parsed.raw_host.decode("ascii")} if parsed.scheme == "https" else {}
+    error = "no address to connect to"
+    for address in addresses:  # in the resolver's order, like any client
+        try:
+            with client.stream(
+                "POST",
+                parsed.copy_with(host=address),
+                content=data,
+                headers=headers,
+                timeout=timeout,
+                extensions=tls,
+            ) as response:
+                excerpt = _excerpt(response)
+                if 200 <= response.status_code < 300:
+                    return done(True, response.status_code, None, excerpt)
+                return done(False, response.status_code, f"HTTP {response.status_code}", excerpt)
+        except httpx.ConnectError as exc:
+            error = f"ConnectError: {exc}"[:300]  # try the next address
+        except httpx.TimeoutException:
+            return done(False, None, f"no answer within {timeout:g} s")
+        except httpx.HTTPError as exc:
+            return done(False, None, f"{type(exc).__name__}: {exc}"[:300])
+    return done(False, None, error)
 
 
 def _excerpt(response: httpx.Response, limit: int = 300) -> str:

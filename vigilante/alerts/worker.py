@@ -69,7 +69,13 @@ class AlertWorker:
         self.settings = settings
         self.clock = clock
         self.owner = f"{socket.gethostname()[:32]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-        self.http = httpx.Client(follow_redirects=False, trust_env=False)
+        # No keep-alive: requests go to a checked IP address with the host name as TLS SNI, and a
+        # pooled connection (keyed by the IP) must not carry another host's request.
+        self.http = httpx.Client(
+            follow_redirects=False,
+            trust_env=False,
+            limits=httpx.Limits(max_keepalive_connections=0),
+        )
         self.sender = Sender(engine, settings, self.http)
         self._pool = ThreadPoolExecutor(
             settings.webhook_concurrency, thread_name_prefix="vigilante-delivery"
