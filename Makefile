@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run api migrate test lint format bench clean
+.PHONY: run api migrate test lint format bench bench-detect clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,6 +26,13 @@ test: $(STAMP)  ## lint, then the whole test suite (API tests on SQLite and on P
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest -q
+
+bench: $(STAMP)  ## API speed and memory -> docs/benchmarks.md (installs wrk when it can)
+	command -v wrk >/dev/null || apt-get install -y -qq wrk >/dev/null 2>&1 || true
+	$(BIN)/python -m benchmarks.api
+
+bench-detect: $(STAMP)  ## detection quality through the real API (a few minutes; not in test)
+	$(BIN)/python -m benchmarks.detect
 
 format: $(STAMP)
 	$(BIN)/ruff check --fix .

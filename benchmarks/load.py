@@ -42,8 +42,11 @@ def _ms(text: str) -> float:
     return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
 
 
-def wrk_post(url: str, seconds: int, connections: int, token: str = "") -> LoadResult:
-    """POST /event with varied bodies (post_event.lua) at ``connections`` concurrency."""
+def wrk_post(
+    url: str, seconds: int, connections: int, token: str = "", tokens: list[str] | None = None
+) -> LoadResult:
+    """POST /event with varied bodies (post_event.lua) at ``connections`` concurrency;
+    with ``tokens``, each request is sent as the next of those users."""
     assert url.startswith("http://127.0.0.1:"), "benchmarks only target this machine"
     out = subprocess.run(
         [
@@ -60,7 +63,7 @@ def wrk_post(url: str, seconds: int, connections: int, token: str = "") -> LoadR
         ],
         capture_output=True,
         text=True,
-        env=os.environ | {"BENCH_TOKEN": token},
+        env=os.environ | {"BENCH_TOKEN": token, "BENCH_TOKENS": ",".join(tokens or [])},
         check=True,
         timeout=seconds + 30,
     ).stdout
@@ -76,10 +79,10 @@ def wrk_post(url: str, seconds: int, connections: int, token: str = "") -> LoadR
     return LoadResult("wrk", requests, seconds, rps, p50, p99, errors)
 
 
-async def _httpx_post(url, seconds, connections, token, max_requests):
+async def _httpx_post(url, seconds, connections, token, max_requests, tokens=None):
     from benchmarks.payloads import expense_payload
 
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    tokens = tokens or ([token] if token else [])
     latencies: list[float] = []
     errors = 0
     deadline = time.perf_counter() + seconds
@@ -91,6 +94,7 @@ async def _httpx_post(url, seconds, connections, token, max_requests):
             counter += 1
             body = expense_payload(counter)
             start = time.perf_counter()
+            headers = {"Authorization": f"Bearer {tokens[counter % len(tokens)]}"} if tokens else {}
             r = await client.post("/event", json=body, headers=headers)
             latencies.append((time.perf_counter() - start) * 1000)
             if r.status_code >= 300:
@@ -107,10 +111,18 @@ async def _httpx_post(url, seconds, connections, token, max_requests):
     )
 
 
-def post_load(url: str, seconds: int = 10, connections: int = 32, token: str = "") -> LoadResult:
+def post_load(
+    url: str,
+    seconds: int = 10,
+    connections: int = 32,
+    token: str = "",
+    tokens: list[str] | None = None,
+) -> LoadResult:
     if shutil.which("wrk"):
-        return wrk_post(url, seconds, connections, token)
-    return asyncio.run(_httpx_post(url, seconds, connections, token, max_requests=200_000))
+        return wrk_post(url, seconds, connections, token, tokens)
+    return asyncio.run(
+        _httpx_post(url, seconds, connections, token, max_requests=200_000, tokens=tokens)
+    )
 
 
 def latency(client: httpx.Client, path: str, n: int = 50, **params) -> dict:

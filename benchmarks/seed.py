@@ -19,7 +19,8 @@ from sqlalchemy import insert, select
 
 from benchmarks.payloads import CATEGORIES, MERCHANTS
 from vigilante.config import Settings
-from vigilante.db import create_db_engine, create_schema
+from vigilante.db import create_db_engine
+from vigilante.migrate import upgrade
 from vigilante.security import hash_password
 from vigilante.tables import expenses, users
 
@@ -28,7 +29,7 @@ START_MS = 1_704_067_200_000  # 2024-01-01
 
 def seed(settings: Settings, rows: int, username: str, password: str, chunk: int = 20_000) -> int:
     engine = create_db_engine(settings)
-    create_schema(engine)
+    upgrade(engine)
     with engine.begin() as conn:
         user_id = conn.execute(select(users.c.id).where(users.c.username == username)).scalar()
         if user_id is None:

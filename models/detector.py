@@ -1,28 +1,36 @@
 """One detector version: an IsolationForest plus explicit evidence, one 0–1 score, a threshold.
 
-The score is a noisy-OR of the forest's calibrated evidence and the explicit evidence
-(:mod:`models.evidence`), damped by the spender's own "this is fine" feedback. ``is_anomaly``
-compares it with a threshold calibrated so that the target share of the training expenses
-would be flagged; before there is enough history to fit a forest, the prior detector scores on
-explicit evidence alone with a fixed threshold.
+Every signal speaks as a log-likelihood ratio (anomaly : normal), the forest's included: its
+anomaly score becomes a tail probability among the training expenses, weighed like any other
+evidence and capped so that it can tip a borderline case but never raise an alert alone on
+noise. The sum, added to the prior odds of an anomaly, gives the score — a probability in
+[0, 1]. ``is_anomaly`` compares it with a threshold calibrated so that the target share of the
+training expenses would be flagged (the per-user alert rate); before there is enough history to
+fit a forest, the prior detector scores on explicit evidence alone with a fixed threshold.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import numpy as np
 
-from models.evidence import Evidence, combine, dismissal_factor, explicit_evidence
+from models.evidence import Evidence, Weighed, weigh
 from models.features import Context
 from models.forest import FlatForest, fit_forest
 
+PRIOR_RATE = 0.03  # the share of anomalies assumed before any evidence
+PRIOR_LOG_ODDS = math.log(PRIOR_RATE / (1 - PRIOR_RATE))
 PRIOR_THRESHOLD = 0.5
-MIN_THRESHOLD = 0.3  # never flag on forest noise alone, whatever the target rate
-MAX_THRESHOLD = 0.8
-MODEL_EVIDENCE_MIN = 0.15  # below this the forest's opinion is not worth a reason
+MIN_THRESHOLD = 0.3  # never flag on weak evidence, whatever the target rate
+MAX_THRESHOLD = 0.9
+FOREST_MAX_LLR = math.log(10)
+FOREST_ANOMALY_MASS = 0.05  # "anomaly" mass the forest's tail is compared with
+MODEL_REASON_LLR = math.log(3)  # below this the forest's opinion is not worth a reason
 QUANTILES = np.round(np.arange(0.80, 1.0, 0.001), 3)
+TAIL_LEVELS = np.array([0.5, 0.8, 0.9, 0.95, 0.97, 0.98, 0.99, 0.995, 0.998, 0.999])
 
 
 @dataclass(slots=True)
@@ -30,26 +38,36 @@ class Verdict:
     score: float
     is_anomaly: bool
     severity: str
-    evidence: list[Evidence]
+    evidence: list[Evidence]  # strongest first
     model_version: str
-    explicit: float  # noisy-OR of the explicit evidence alone, kept for recalibration
+    explicit: float  # summed log-likelihood ratio of the explicit evidence, kept to retrain
 
 
 def severity_of(score: float) -> str:
-    if score >= 0.85:
+    if score >= 0.9:
         return "high"
-    if score >= 0.6:
+    if score >= 0.7:
         return "medium"
     return "low"
+
+
+def probability(llr: float) -> float:
+    """Posterior chance of an anomaly given evidence summing to ``llr``."""
+    log_odds = PRIOR_LOG_ODDS + llr
+    if log_odds >= 0:
+        return 1 / (1 + math.exp(-log_odds))
+    e = math.exp(log_odds)
+    return e / (1 + e)
 
 
 @dataclass
 class Detector:
     version: str = "prior-1"
     trained_at: datetime = field(default_factory=lambda: datetime.now(UTC))
-    samples: int = 0
+    samples: int = 0  # expenses the forest was fitted on
+    user_rows: int = 0  # the user's stored expenses when it was trained (retrain trigger)
     forest: object | None = None  # fitted sklearn IsolationForest
-    forest_quantiles: tuple[float, float, float] = (0.5, 0.6, 0.7)  # q90, q99, q99.9
+    forest_tail: list[float] = field(default_factory=list)  # anomaly at TAIL_LEVELS
     score_quantiles: list[float] = field(default_factory=list)  # final score at QUANTILES
 
     def __post_init__(self):
@@ -60,26 +78,32 @@ class Detector:
         return "isolation-forest+evidence" if self.forest is not None else "prior-evidence"
 
     @classmethod
-    def train(cls, X: np.ndarray, explicit: np.ndarray, seed: int = 0) -> Detector:
-        """Fit the forest on feature rows; ``explicit`` is each row's explicit evidence."""
+    def train(
+        cls, X: np.ndarray, explicit: np.ndarray, user_rows: int = 0, seed: int = 0
+    ) -> Detector:
+        """Fit the forest on feature rows; ``explicit`` is each row's explicit evidence (llr)."""
         forest = fit_forest(X, seed=seed)
+        now = datetime.now(UTC)
         detector = cls(
-            version="if-" + datetime.now(UTC).strftime("%Y%m%d%H%M%S%f"),
+            version=f"if-{now:%Y%m%d%H%M%S%f}-{len(X)}",
+            trained_at=now,
             samples=len(X),
+            user_rows=user_rows or len(X),
             forest=forest,
         )
         anomaly = detector._flat.anomaly(X)
-        q90, q99, q999 = np.quantile(anomaly, [0.9, 0.99, 0.999])
-        detector.forest_quantiles = (float(q90), float(q99), float(max(q999, q99 + 1e-6)))
-        scores = 1 - (1 - detector.forest_evidence(anomaly)) * (1 - explicit)
+        detector.forest_tail = [float(v) for v in np.quantile(anomaly, TAIL_LEVELS)]
+        llr = np.asarray(explicit, dtype=float) + detector.forest_llr(anomaly)
+        log_odds = np.clip(PRIOR_LOG_ODDS + llr, -50, 50)
+        scores = 1 / (1 + np.exp(-log_odds))
         detector.score_quantiles = [float(v) for v in np.quantile(scores, QUANTILES)]
         return detector
 
-    def forest_evidence(self, anomaly: np.ndarray) -> np.ndarray:
-        q90, q99, q999 = self.forest_quantiles
-        low = np.clip((anomaly - q90) / max(q99 - q90, 1e-9), 0, 1)
-        high = np.clip((anomaly - q99) / max(q999 - q99, 1e-9), 0, 1)
-        return 0.45 * low + 0.45 * high
+    def forest_llr(self, anomaly: np.ndarray) -> np.ndarray:
+        """The forest's anomaly score as evidence: its tail among training expenses."""
+        level = np.interp(anomaly, self.forest_tail, TAIL_LEVELS, left=0.0, right=0.9995)
+        tail = np.maximum(1 - level, 5e-4)
+        return np.clip(np.log(FOREST_ANOMALY_MASS / tail), 0.0, FOREST_MAX_LLR)
 
     def threshold(self, alert_rate: float) -> float:
         if not self.score_quantiles:
@@ -88,29 +112,24 @@ class Detector:
         return min(max(value, MIN_THRESHOLD), MAX_THRESHOLD)
 
     def verdicts(
-        self, vectors: list[np.ndarray], contexts: list[Context], alert_rate: float
+        self, vectors: list[np.ndarray], weighed: list[Weighed], alert_rate: float
     ) -> list[Verdict]:
-        """Score expenses whose features are already computed, in one forest pass."""
+        """Score expenses whose features and explicit evidence are ready, in one forest pass."""
         if not vectors:
             return []
         if self._flat is not None:
-            model_evidence = self.forest_evidence(self._flat.anomaly(np.vstack(vectors)))
+            model = self.forest_llr(self._flat.anomaly(np.vstack(vectors))).tolist()
         else:
-            model_evidence = np.zeros(len(vectors))
+            model = [0.0] * len(vectors)
         threshold = self.threshold(alert_rate)
         out = []
-        for ctx, m in zip(contexts, model_evidence.tolist(), strict=True):
-            evidence = explicit_evidence(ctx)
-            explicit = combine([e.strength for e in evidence])
-            if m >= MODEL_EVIDENCE_MIN:
+        for w, m in zip(weighed, model, strict=True):
+            evidence = list(w.evidence)
+            if m >= MODEL_REASON_LLR:
                 evidence.append(Evidence("model", m, {}))
-            score = 1 - (1 - explicit) * (1 - m)
-            if ctx.dismissed_similar:
-                score *= dismissal_factor(ctx.dismissed_similar)
-                evidence.append(
-                    Evidence("dismissed_pattern", 0.0, {"count": ctx.dismissed_similar})
-                )
-            score = round(min(max(score, 0.0), 1.0), 6)
+            evidence.sort(key=lambda e: -e.llr)
+            evidence.extend(e for e in w.against if e.code == "dismissed_pattern")
+            score = round(probability(w.llr + m), 6)
             out.append(
                 Verdict(
                     score=score,
@@ -118,7 +137,11 @@ class Detector:
                     severity=severity_of(score),
                     evidence=evidence,
                     model_version=self.version,
-                    explicit=explicit,
+                    explicit=w.llr,
                 )
             )
         return out
+
+    def score_one(self, vector: np.ndarray, ctx: Context, alert_rate: float) -> Verdict:
+        """One expense, features already computed (tests and tools)."""
+        return self.verdicts([vector], [weigh(ctx)], alert_rate)[0]

@@ -1,9 +1,15 @@
-"""Explicit, calibrated evidence for what an IsolationForest cannot learn from normal history.
+"""Explicit, calibrated evidence: how much more likely an expense is under fraud than normally.
 
-A forest fitted on normal expenses never splits on a signal that was always zero there (a
-duplicate, a burst), so each such signal gets its own strength in [0, 1] here. Strengths are
-combined with the forest's evidence by a noisy-OR, so any strong signal alone raises the score
-and weak signals add up. Every piece of evidence carries the numbers its explanation needs.
+Each signal is weighed as a likelihood ratio — the chance of seeing it if the expense were an
+anomaly over its chance under this spender's own normal behaviour — and reported as its natural
+log (``llr``). Chances under normal behaviour come from the spender's history (a Student-t of
+log amounts, smoothed counts of hours, categories, repeats at a merchant); chances under an
+anomaly are broad, documented constants. Log-ratios of different signals add up (naive Bayes),
+so a strong signal alone raises the score and weak ones accumulate, on one scale shared with the
+forest (:mod:`models.detector`). Every piece of evidence carries the numbers its reason quotes.
+
+A forest fitted on normal history never splits on a signal that was always zero there (a
+duplicate, a burst), which is why these are weighed explicitly.
 """
 
 from __future__ import annotations
@@ -11,109 +17,203 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from models.features import Context
+from models.features import Context, active_hours
+
+MAX_LLR = math.log(1e4)
+# Densities under "anomaly", on the same scale as the normal densities they are compared with.
+ANOMALY_Z_DENSITY = 0.1  # an anomalous amount lands anywhere over ~10 spreads
+ANOMALY_HOUR = 1 / 24  # an anomaly may happen at any hour
+P_NEW_CATEGORY_IF_ANOMALY = 0.3
+P_REPEAT_IF_ANOMALY = 0.3  # bursts, duplicates and splits are repeats at one merchant
+P_SAME_AMOUNT_IF_ANOMALY = 0.15
+PAIR_MAX_LLR = math.log(3)
+RECURRING_LLR = -math.log(10)
+DISMISSED_LLR = -math.log(4)  # per "this is fine" on a similar expense, up to three
+CONFIRMED_LLR = math.log(8)
 
 
 @dataclass(slots=True)
 class Evidence:
     code: str
-    strength: float
+    llr: float  # natural log of the likelihood ratio anomaly : normal
     params: dict = field(default_factory=dict)
 
 
-def _ramp(value: float, start: float, full: float) -> float:
-    """0 at ``start``, 1 at ``full``, linear between."""
-    if value <= start:
+def _clip(value: float) -> float:
+    return min(max(value, 0.0), MAX_LLR)
+
+
+def t_density(z: float, df: int) -> float:
+    """Student-t density; at most 7 degrees of freedom, as spending has heavy tails."""
+    nu = min(max(df, 1), 5) + 2
+    log_c = math.lgamma((nu + 1) / 2) - math.lgamma(nu / 2) - 0.5 * math.log(nu * math.pi)
+    return math.exp(log_c - (nu + 1) / 2 * math.log1p(z * z / nu))
+
+
+def amount_llr(z: float, df: int) -> float:
+    """Evidence of an amount ``z`` spreads above the usual (one-sided: only dearer is odd)."""
+    if z <= 1.0:
         return 0.0
-    if value >= full:
-        return 1.0
-    return (value - start) / (full - start)
+    return _clip(math.log(ANOMALY_Z_DENSITY / t_density(z, df)))
 
 
 def explicit_evidence(ctx: Context) -> list[Evidence]:
     found: list[Evidence] = []
-    if ctx.duplicate_of_ms is not None:
-        minutes = ctx.duplicate_of_ms / 60_000
-        found.append(
+    add = found.append
+
+    # Same charge twice within minutes.
+    if ctx.duplicate_minutes is not None:
+        p = (ctx.merchant_same_amount_repeats + 0.05) / (ctx.merchant_visits + 10)
+        llr = _clip(math.log(P_SAME_AMOUNT_IF_ANOMALY / p))
+        add(
             Evidence(
-                "duplicate",
-                0.95 if minutes <= 5 else 0.8,
-                {"merchant": ctx.merchant, "cents": ctx.cents, "minutes": minutes},
-            )
-        )
-    if ctx.merchant_burst >= 2:
-        n = ctx.merchant_burst + 1
-        strength = min(0.97, 0.55 + 0.12 * (n - 3)) if n >= 3 else 0.4
-        if ctx.burst_max_cents <= 5_000:  # small test charges are the card-testing signature
-            strength = min(0.98, strength + 0.1)
-        found.append(
-            Evidence(
-                "burst",
-                strength,
-                {"merchant": ctx.merchant, "count": n, "minutes": max(ctx.burst_minutes, 1.0)},
-            )
-        )
-    enough_history = ctx.history_size >= 5
-    if enough_history and ctx.z_category > 2.0 and not ctx.recurring:
-        strength = 0.9 * _ramp(ctx.z_category, 2.0, 5.0) + 0.05
-        found.append(
-            Evidence(
-                "amount_spike",
-                min(strength, 0.95),
+                "duplicate" if ctx.duplicate_exact else "near_duplicate",
+                llr if ctx.duplicate_exact else 0.7 * llr,
                 {
+                    "merchant": ctx.merchant,
                     "cents": ctx.cents,
-                    "ratio": ctx.ratio_category,
-                    "category": ctx.category,
-                    "usual_cents": ctx.usual_cents_category,
+                    "minutes": ctx.duplicate_minutes,
                 },
             )
         )
-    elif enough_history and ctx.z_merchant > 3.0 and not ctx.recurring:
-        found.append(
+
+    # Several charges at one merchant within 30 minutes (card testing looks like this).
+    if ctx.burst:
+        # Chance of k more visits within the burst's span for a spender who comes back here
+        # within 30 min at ``rate`` (Poisson): (rate * span / 30)^k / k!.
+        visits_before = max(ctx.merchant_visits - ctx.burst, 0)
+        rate = (ctx.merchant_quick_repeats + 0.3) / (visits_before + 3)
+        span = min(max(ctx.burst_minutes, 1.0), 30.0) / 30
+        k = ctx.burst
+        llr = math.log(P_REPEAT_IF_ANOMALY) - k * math.log(rate * span) + math.lgamma(k + 1)
+        small = ctx.burst_max_cents < 0.5 * ctx.usual_cents_account
+        if ctx.burst_new_merchant and small:
+            llr += math.log(3)  # small charges at a merchant never used before
+        elif k == 1:
+            llr = min(llr, PAIR_MAX_LLR)  # two visits close together happen to everyone
+        if ctx.burst >= 2 or ctx.duplicate_minutes is None:
+            add(
+                Evidence(
+                    "burst",
+                    _clip(llr),
+                    {
+                        "merchant": ctx.merchant,
+                        "count": ctx.burst + 1,
+                        "minutes": max(ctx.burst_minutes, 1.0),
+                    },
+                )
+            )
+
+    # Several charges just under one round limit at one merchant, adding up to more than it.
+    if ctx.split:
+        llr = math.log(30) + math.log(10) * (ctx.split - 1)
+        add(
             Evidence(
-                "merchant_amount",
-                0.3 + 0.5 * _ramp(ctx.z_merchant, 3.0, 6.0),
-                {"cents": ctx.cents, "merchant": ctx.merchant},
+                "split",
+                _clip(llr),
+                {
+                    "merchant": ctx.merchant,
+                    "count": ctx.split + 1,
+                    "limit_cents": ctx.split_limit * 100,
+                    "total_cents": ctx.split_total_cents,
+                    "minutes": max(ctx.split_minutes, 1.0),
+                },
             )
         )
-    if ctx.category_novel and ctx.history_size >= 20:
-        found.append(
-            Evidence(
-                "new_category",
-                0.25 + 0.5 * _ramp(ctx.z_account, 0.5, 3.0),
-                {"category": ctx.category},
+
+    established = ctx.history_size >= 5
+    if ctx.category_novel and established:
+        # First expense in a category: how often does this spender start a new one, and do
+        # the user's other accounts (or nearly everyone: rent, bills) use it anyway?
+        p_new = (ctx.single_categories + 1) / (ctx.history_size + 2)
+        common = 0.9 if ctx.category_essential else 0.2 * ctx.category_share
+        p_new = p_new + (1 - p_new) * 0.5 * common
+        novelty = _clip(math.log(P_NEW_CATEGORY_IF_ANOMALY / p_new))
+        # Judge the amount against the category where it is common, else against the spender.
+        if ctx.category_essential or ctx.category_share >= 0.5:
+            amount = amount_llr(ctx.z_category_prior, 5)
+            usual = None
+        else:
+            amount = amount_llr(ctx.z_account, 5)
+            usual = ctx.usual_cents_account
+        if not ctx.recurring and novelty + amount > 0:
+            add(
+                Evidence(
+                    "new_category",
+                    novelty + amount,
+                    {"category": ctx.category, "cents": ctx.cents, "usual_cents": usual},
+                )
             )
-        )
-    if ctx.merchant_novel and ctx.history_size >= 20 and ctx.z_category > 1.5:
-        found.append(
-            Evidence(
-                "new_merchant_amount",
-                0.2 + 0.5 * _ramp(ctx.z_category, 1.5, 4.0),
-                {"merchant": ctx.merchant, "cents": ctx.cents},
+    elif ctx.history_size >= 3 and not ctx.recurring:
+        llr = amount_llr(ctx.z_amount, ctx.df_amount)
+        if ctx.merchant_novel and established:
+            # A merchant never used before, at a price above what any merchant of the category
+            # charges this spender: the novelty adds its own (modest) weight.
+            p_new = (ctx.merchants_seen + 1) / (ctx.history_size + 2)
+            if ctx.z_amount > 1.5:
+                llr += _clip(math.log(0.5 / p_new))
+            code = "new_merchant_amount"
+        else:
+            code = "merchant_amount" if ctx.amount_level == "merchant" else "amount_spike"
+        if llr > 0:
+            add(
+                Evidence(
+                    code,
+                    _clip(llr),
+                    {
+                        "cents": ctx.cents,
+                        "ratio": ctx.cents / ctx.usual_cents,
+                        "usual_cents": ctx.usual_cents,
+                        "category": ctx.category,
+                        "merchant": ctx.merchant,
+                    },
+                )
             )
-        )
-    if ctx.hour_rarity > 0.3 and ctx.active_hours is not None:
-        start, end = ctx.active_hours
-        found.append(
+
+    # A tiny charge at a merchant never used before: how a stolen card is tested.
+    if ctx.merchant_novel and ctx.history_size >= 10 and ctx.z_account < -1.5:
+        llr = _clip(math.log(0.05 / t_density(ctx.z_account, 10)))
+        if llr > 0:
+            add(Evidence("small_new_merchant", llr, {"cents": ctx.cents, "merchant": ctx.merchant}))
+
+    # An hour this account is never active at.
+    if ctx.hour_known and ctx.hour_surprise > math.log(3) and not ctx.recurring:
+        span = active_hours(ctx.hours)
+        start, end = span if span else (0, 0)
+        add(
             Evidence(
                 "unusual_hour",
-                min(0.9, 0.2 + 0.8 * _ramp(ctx.hour_rarity, 0.3, 1.0)),
-                {"hour": ctx.local_hour, "start": start, "end": end},
+                _clip(ctx.hour_surprise),
+                {"hour": ctx.local_hour, "minute": ctx.local_minute, "start": start, "end": end},
             )
         )
+
     if ctx.confirmed_similar:
-        found.append(Evidence("confirmed_pattern", 0.6, {"count": ctx.confirmed_similar}))
+        add(Evidence("confirmed_pattern", CONFIRMED_LLR, {"count": ctx.confirmed_similar}))
     return found
 
 
-def combine(strengths: list[float]) -> float:
-    """Noisy-OR: the chance that at least one piece of evidence is right."""
-    keep = 1.0
-    for s in strengths:
-        keep *= 1.0 - min(max(s, 0.0), 1.0)
-    return 1.0 - keep
+def mitigation(ctx: Context) -> list[Evidence]:
+    """Evidence for "normal": a monthly charge, a pattern the spender said is fine."""
+    found = []
+    if ctx.recurring:
+        found.append(Evidence("recurring", RECURRING_LLR, {"merchant": ctx.merchant}))
+    if ctx.dismissed_similar:
+        k = min(ctx.dismissed_similar, 3)
+        found.append(Evidence("dismissed_pattern", DISMISSED_LLR * k, {"count": k}))
+    return found
 
 
-def dismissal_factor(dismissed_similar: int) -> float:
-    """Each "this is fine" on a similar expense halves what a new one scores, down to 1/8."""
-    return math.pow(0.5, min(dismissed_similar, 3))
+@dataclass(slots=True)
+class Weighed:
+    """All explicit evidence on one expense: for it, against it, and the summed log-ratio."""
+
+    evidence: list[Evidence]
+    against: list[Evidence]
+    llr: float
+
+
+def weigh(ctx: Context) -> Weighed:
+    evidence = explicit_evidence(ctx)
+    against = mitigation(ctx)
+    return Weighed(evidence, against, sum(e.llr for e in evidence) + sum(e.llr for e in against))

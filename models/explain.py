@@ -13,29 +13,46 @@ TEMPLATES = {
         "pt-BR": "mesmo valor em {merchant} há {minutes} min",
         "en": "same amount at {merchant} {minutes} min ago",
     },
+    "near_duplicate": {
+        "pt-BR": "quase o mesmo valor ({amount}) em {merchant} há {minutes} min",
+        "en": "almost the same amount ({amount}) at {merchant} {minutes} min ago",
+    },
     "burst": {
         "pt-BR": "{count} cobranças em {merchant} em {minutes} minutos",
         "en": "{count} charges at {merchant} in {minutes} minutes",
+    },
+    "split": {
+        "pt-BR": "{count} cobranças logo abaixo de {limit} em {merchant} em {minutes} min "
+        "(total {total})",
+        "en": "{count} charges just under {limit} at {merchant} in {minutes} min (total {total})",
     },
     "amount_spike": {
         "pt-BR": "{amount} é {ratio}× o seu gasto habitual em {category}",
         "en": "{amount} is {ratio}× your usual for {category}",
     },
     "merchant_amount": {
-        "pt-BR": "{amount} está muito acima do que você costuma pagar em {merchant}",
-        "en": "{amount} is far above what you usually pay at {merchant}",
+        "pt-BR": "{amount} é {ratio}× o que você costuma pagar em {merchant}",
+        "en": "{amount} is {ratio}× what you usually pay at {merchant}",
     },
     "new_category": {
-        "pt-BR": "primeira despesa em {category}",
-        "en": "first expense in {category}",
+        "pt-BR": "primeira despesa em {category}: {amount} (seu gasto típico é {usual})",
+        "en": "first expense in {category}: {amount} (you typically spend {usual})",
+    },
+    "new_category_plain": {
+        "pt-BR": "primeira despesa em {category} ({amount})",
+        "en": "first expense in {category} ({amount})",
     },
     "new_merchant_amount": {
-        "pt-BR": "estabelecimento novo ({merchant}) com valor fora do comum: {amount}",
-        "en": "new merchant ({merchant}) with an unusual amount: {amount}",
+        "pt-BR": "primeira compra em {merchant}, {amount}: {ratio}× o habitual em {category}",
+        "en": "first purchase at {merchant}, {amount}: {ratio}× your usual for {category}",
+    },
+    "small_new_merchant": {
+        "pt-BR": "cobrança pequena ({amount}) em {merchant}, onde você nunca comprou",
+        "en": "small charge ({amount}) at {merchant}, where you never bought before",
     },
     "unusual_hour": {
-        "pt-BR": "{hour} — você costuma gastar entre {start} e {end}",
-        "en": "{hour} — you are usually active {start}–{end}",
+        "pt-BR": "{time} — você costuma gastar entre {start} e {end}",
+        "en": "{time} — you are usually active {start}–{end}",
     },
     "confirmed_pattern": {
         "pt-BR": "parecida com {count} despesa(s) que você confirmou como fraude",
@@ -50,6 +67,7 @@ TEMPLATES = {
         "en": "similar to {count} expense(s) you marked as fine",
     },
 }
+MONEY = {"cents": "amount", "usual_cents": "usual", "limit_cents": "limit", "total_cents": "total"}
 
 
 def format_money(cents: int | float, currency: str = "BRL", lang: str = "pt-BR") -> str:
@@ -71,26 +89,36 @@ def _number(value: float, lang: str, digits: int = 1) -> str:
 
 
 def render(code: str, params: dict, lang: str = "pt-BR", currency: str = "BRL") -> str:
+    """One reason as a sentence with its numbers; unknown codes are shown as they are."""
     lang = lang if lang in LANGS else "pt-BR"
+    if code == "new_category" and params.get("usual_cents") is None:
+        code = "new_category_plain"
     template = TEMPLATES.get(code, {}).get(lang)
     if template is None:
         return code
     values = dict(params)
-    if "cents" in values:
-        values["amount"] = format_money(values["cents"], currency, lang)
+    for key, name in MONEY.items():
+        if values.get(key) is not None:
+            values[name] = format_money(values[key], currency, lang)
     if "ratio" in values:
-        values["ratio"] = _number(values["ratio"], lang)
+        ratio = float(values["ratio"])
+        values["ratio"] = _number(ratio, lang, 1 if ratio < 10 else 0)
     if "minutes" in values:
         values["minutes"] = str(max(1, round(values["minutes"])))
-    for key in ("hour", "start", "end"):
+    if "hour" in values:
+        values["time"] = f"{int(values['hour']):02d}:{int(values.get('minute', 0)):02d}"
+    for key in ("start", "end"):
         if key in values:
             values[key] = f"{int(values[key]):02d}:00"
     for key in ("merchant", "category"):
         if key in values and not values[key]:
             values[key] = "?"
-    return template.format(**values)
+    try:
+        return template.format(**values)
+    except (KeyError, ValueError, IndexError):  # reasons stored by an older version
+        return code
 
 
 def reasons(evidence: list[Evidence], lang: str = "pt-BR", currency: str = "BRL") -> list[dict]:
-    ranked = sorted(evidence, key=lambda e: e.strength, reverse=True)
+    ranked = sorted(evidence, key=lambda e: e.llr, reverse=True)
     return [{"code": e.code, "message": render(e.code, e.params, lang, currency)} for e in ranked]

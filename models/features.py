@@ -1,50 +1,69 @@
-"""Features of an expense relative to its spender's own past.
+"""Features of an expense relative to its spender's own past, computed in O(1) per expense.
 
-A :class:`SpenderHistory` holds what one user's recent expenses say about each account (the
+A :class:`SpenderHistory` holds what one user's recent expenses say about each ``account`` (the
 card, employee or person who spent). :meth:`SpenderHistory.features` describes a new expense
 against that past only; :meth:`SpenderHistory.add` then folds it in, so a batch scored in order
 sees each expense before the next, exactly as live traffic would.
 
-Amounts are compared on a log scale with robust statistics (median and MAD), shrunk towards the
-account's, then the user's, then a global prior when there is little history (cold start).
+Amounts are compared on a log scale with robust statistics (median, inter-quartile spread) of
+bounded windows kept sorted as they change, so no long history is scanned per expense. Each
+estimate is shrunk towards a broader one when data are few: merchant -> category of this
+account -> the category in this household (all of the user's accounts) -> the built-in prior
+of the category (:mod:`models.priors`) -> a generic prior. That is the cold start.
 """
 
 from __future__ import annotations
 
 import math
+from bisect import bisect_left, insort
 from collections import deque
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from statistics import median
+from dataclasses import dataclass
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import numpy as np
 
+from models.priors import GENERIC, category_prior
+
 FEATURE_NAMES = (
-    "amount_z_category",
-    "amount_z_account",
-    "amount_z_merchant",
+    "z_amount",  # against the most specific history: merchant, else category, else priors
+    "z_category",
+    "z_account",
+    "log_amount",
     "category_novelty",
     "merchant_novelty",
-    "merchant_burst_15m",
-    "account_count_1h",
-    "duplicate",
-    "hour_rarity",
-    "recurring",
-    "log_amount",
+    "burst",  # log(1 + earlier charges at this merchant within 30 min)
+    "duplicate",  # 1 same amount, 0.5 nearly the same, within 15 min
+    "split",  # log(1 + earlier charges just under the same round limit within 2 h)
+    "hour_surprise",  # log-ratio of uniform to this account's own chance of this hour
+    "count_1h",  # log(1 + the account's charges in the hour before)
+    "recurring",  # same merchant and amount about a month (or two) ago
+    "weekday",
 )
-FEATURE_SCHEMA = "v1:" + ",".join(FEATURE_NAMES)
+FEATURE_SCHEMA = "v2:" + ",".join(FEATURE_NAMES)
 
-# Global priors for a spender with no history: typical expense ~R$ 60, wide spread.
-PRIOR_LOG_MEDIAN = math.log(60.0)
-PRIOR_LOG_SCALE = 1.0
-MIN_SCALE = 0.25  # log units; stops a spender who always pays the same from exploding z
-DUPLICATE_WINDOW_MS = 10 * 60_000
-BURST_WINDOW_MS = 15 * 60_000
-HOUR_MS = 3_600_000
-DAY_MS = 86_400_000
-KEEP_RECENT = 400
-KEEP_PER_KEY = 60
+MINUTE_MS = 60_000
+HOUR_MS = 60 * MINUTE_MS
+DAY_MS = 24 * HOUR_MS
+DUPLICATE_WINDOW_MS = 15 * MINUTE_MS
+BURST_WINDOW_MS = 30 * MINUTE_MS
+SPLIT_WINDOW_MS = 2 * HOUR_MS
+KEEP_ACCOUNT = 200
+KEEP_USER = 400
+KEEP_CATEGORY = 60
+KEEP_USER_CATEGORY = 120
+KEEP_MERCHANT = 30
+KEEP_USER_MERCHANT = 60
+KEEP_AT_MERCHANT = 24  # recent (time, amount) pairs per merchant, for windows and recurrence
+KEEP_RECENT = 64
+MIN_SCALE = 0.15  # log units: a spender who always pays the same must not explode z
+MERCHANT_SCALE = 0.5  # prior spread of amounts at one merchant, log units
+# Approval limits people split a purchase to stay under.
+ROUND_LIMITS = (100, 200, 500, 1_000, 2_000, 2_500, 5_000, 10_000, 20_000, 50_000, 100_000)
+JUST_UNDER = 0.9
+_WEIGHTS = [math.exp(-d * d / 2) for d in range(-3, 4)]
+HOUR_KERNEL = tuple((d, w / sum(_WEIGHTS)) for d, w in zip(range(-3, 4), _WEIGHTS, strict=True))
+HOUR_PRIOR = 2.0  # pseudo-expenses spread evenly over the day
 
 
 @dataclass(slots=True)
@@ -60,55 +79,175 @@ class Event:
     feedback: str | None = None
 
 
+class RobustWindow:
+    """The last ``maxlen`` values, also kept sorted: median and quartiles in O(1)."""
+
+    __slots__ = ("_fifo", "_sorted")
+
+    def __init__(self, maxlen: int):
+        self._fifo: deque[float] = deque(maxlen=maxlen)
+        self._sorted: list[float] = []
+
+    def __len__(self) -> int:
+        return len(self._fifo)
+
+    def add(self, value: float) -> None:
+        if len(self._fifo) == self._fifo.maxlen:
+            self._drop_sorted(self._fifo[0])
+        self._fifo.append(value)
+        insort(self._sorted, value)
+
+    def _drop_sorted(self, value: float) -> None:
+        i = bisect_left(self._sorted, value)
+        if i < len(self._sorted) and self._sorted[i] == value:
+            del self._sorted[i]
+
+    def quantile(self, q: float) -> float:
+        s = self._sorted
+        pos = q * (len(s) - 1)
+        lo = int(pos)
+        hi = min(lo + 1, len(s) - 1)
+        return s[lo] + (s[hi] - s[lo]) * (pos - lo)
+
+    def median(self) -> float:
+        return self.quantile(0.5)
+
+    def spread(self) -> float | None:
+        """Inter-quartile range as a normal-equivalent standard deviation; None under 4 values."""
+        if len(self._sorted) < 4:
+            return None
+        return (self.quantile(0.75) - self.quantile(0.25)) / 1.349
+
+
+@dataclass(slots=True)
+class Estimate:
+    """Where log amounts of a context sit: centre, spread, own observations behind it."""
+
+    center: float
+    scale: float
+    n: int = 0
+
+    def z(self, value: float) -> float:
+        # Predictive spread: the centre itself is uncertain when it rests on few observations.
+        return (value - self.center) / (self.scale * math.sqrt(1 + 1 / (self.n + 1)))
+
+
+def shrink(
+    window: RobustWindow | None, prior: Estimate, center_weight: float, scale_weight: float
+) -> Estimate:
+    """The window's median and spread, each pulled towards ``prior`` as if it held that many
+    values. A centre is learnt from a couple of expenses (one merchant charges alike); a spread
+    needs more, so its weight is larger."""
+    n = len(window) if window is not None else 0
+    if n == 0:
+        return prior
+    wc = n / (n + center_weight)
+    ws = n / (n + scale_weight)
+    own = window.spread()
+    own = max(own if own is not None else prior.scale, MIN_SCALE)
+    center = wc * window.median() + (1 - wc) * prior.center
+    scale = math.sqrt(ws * own * own + (1 - ws) * prior.scale * prior.scale)
+    return Estimate(center, max(scale, MIN_SCALE), prior.n + n)
+
+
+class MerchantState:
+    __slots__ = ("logs", "recent", "visits", "quick_repeats", "same_amount_repeats")
+
+    def __init__(self):
+        self.logs = RobustWindow(KEEP_MERCHANT)
+        self.recent: deque[tuple[int, int]] = deque(maxlen=KEEP_AT_MERCHANT)
+        self.visits = 0
+        self.quick_repeats = 0  # visits with another one here in the 30 min before
+        self.same_amount_repeats = 0  # ... of the very same amount within 15 min
+
+
+class AccountState:
+    __slots__ = (
+        "n",
+        "logs",
+        "by_category",
+        "category_counts",
+        "single_categories",
+        "merchants",
+        "category_merchants",
+        "hours",
+        "recent_ts",
+        "feedback",
+    )
+
+    def __init__(self):
+        self.n = 0
+        self.logs = RobustWindow(KEEP_ACCOUNT)
+        self.by_category: dict[str, RobustWindow] = {}
+        self.category_counts: dict[str, int] = {}
+        self.single_categories = 0
+        self.merchants: dict[str, MerchantState] = {}
+        self.category_merchants: dict[str, set[str]] = {}
+        self.hours = [0] * 24
+        self.recent_ts: deque[int] = deque(maxlen=KEEP_RECENT)
+        # (category, merchant) -> expense id -> (log amount, "legit" | "fraud")
+        self.feedback: dict[tuple[str, str], dict[int, tuple[float, str]]] = {}
+
+
+_EMPTY = AccountState()
+
+
 @dataclass(slots=True)
 class Context:
-    """The numbers behind the features, kept for the evidence and the explanations."""
+    """The numbers behind the features: what the evidence weighs and the reasons quote."""
 
     cents: int
     category: str
     merchant: str
     local_hour: int
-    history_size: int
-    usual_cents_category: float | None
-    ratio_category: float
+    local_minute: int
+    history_size: int  # the account's expenses so far
+    categories_seen: int
+    single_categories: int
+    merchants_seen: int
+    amount_level: str  # "merchant", "category" or "prior": what the amount is compared with
+    usual_cents: float  # typical amount at that level
+    z_amount: float
+    df_amount: int
+    usual_cents_category: float
     z_category: float
+    usual_cents_account: float
     z_account: float
-    z_merchant: float
     category_novel: bool
+    category_share: float  # share of the user's other accounts that use this category
+    category_essential: bool  # rent, utilities, subscriptions: paid by nearly everyone
+    z_category_prior: float  # amount against the household / built-in prior of the category
     merchant_novel: bool
-    merchant_burst: int
+    merchant_visits: int
+    merchant_quick_repeats: int
+    merchant_same_amount_repeats: int
+    burst: int  # earlier charges at this merchant within 30 min
     burst_minutes: float
     burst_max_cents: int
+    burst_new_merchant: bool  # the merchant was unknown before the burst began
+    duplicate_minutes: float | None
+    duplicate_exact: bool
+    split: int  # earlier charges just under the same limit within 2 h
+    split_limit: int  # in currency units
+    split_total_cents: int
+    split_minutes: float
+    hour_surprise: float
+    hour_known: bool  # enough history to judge the hour
     count_1h: int
-    duplicate_of_ms: int | None
-    active_hours: tuple[int, int] | None
-    hour_rarity: float
     recurring: bool
     dismissed_similar: int
     confirmed_similar: int
+    hours: tuple[int, ...]  # the account's expenses per local hour, for the explanation
 
 
-def robust_center(values, prior_center: float, prior_scale: float, prior_weight: float = 5.0):
-    """Median and MAD-based scale of log amounts, shrunk towards a prior when data are few."""
-    n = len(values)
-    if n == 0:
-        return prior_center, prior_scale
-    med = median(values)
-    mad = median(abs(v - med) for v in values) * 1.4826 if n >= 3 else prior_scale
-    w = n / (n + prior_weight)
-    center = w * med + (1 - w) * prior_center
-    scale = w * max(mad, MIN_SCALE) + (1 - w) * prior_scale
-    return center, max(scale, MIN_SCALE)
-
-
-@dataclass
-class AccountHistory:
-    recent: deque = field(default_factory=lambda: deque(maxlen=KEEP_RECENT))
-    by_category: dict = field(default_factory=dict)  # key -> deque[log amount]
-    by_merchant: dict = field(default_factory=dict)  # key -> deque[(ts, cents)]
-    hours: list = field(default_factory=lambda: [0] * 24)
-    logs: deque = field(default_factory=lambda: deque(maxlen=KEEP_RECENT))
-    n: int = 0
+def round_limit(cents: int) -> int | None:
+    """The round limit this amount sits just under (>= 90 % of it), if any; in units."""
+    units = cents / 100
+    i = bisect_left(ROUND_LIMITS, units + 0.001)
+    if i == len(ROUND_LIMITS):
+        return None
+    limit = ROUND_LIMITS[i]
+    return limit if units >= JUST_UNDER * limit else None
 
 
 class SpenderHistory:
@@ -116,153 +255,249 @@ class SpenderHistory:
 
     def __init__(self, tz: str = "America/Sao_Paulo"):
         self.tz = ZoneInfo(tz)
-        self.accounts: dict[str, AccountHistory] = {}
-        self.user_logs: deque = deque(maxlen=KEEP_RECENT * 4)
-        self.user_by_category: dict = {}
+        self.accounts: dict[str, AccountState] = {}
+        self.user_logs = RobustWindow(KEEP_USER)
+        self.user_by_category: dict[str, RobustWindow] = {}
+        self.category_accounts: dict[str, set[str]] = {}
+        self.user_by_merchant: dict[str, RobustWindow] = {}
         self.last_id = 0
-        self.feedback: dict[int, str] = {}
+        self.n_total = 0  # all the user's expenses, not only those kept here
 
-    def local_hour(self, ts: int) -> int:
-        return datetime.fromtimestamp(ts / 1000, UTC).astimezone(self.tz).hour
+    def _local(self, ts: int) -> datetime:
+        return datetime.fromtimestamp(ts / 1000, self.tz)
+
+    # -- learning ----------------------------------------------------------------------------
 
     def add(self, ev: Event) -> None:
+        self.n_total += 1
+        self.last_id = max(self.last_id, ev.id)
         acc = self.accounts.get(ev.account)
         if acc is None:
-            acc = self.accounts[ev.account] = AccountHistory()
-        log_amount = math.log(ev.cents / 100)
-        acc.recent.append(ev)
-        acc.by_category.setdefault(ev.category, deque(maxlen=KEEP_PER_KEY)).append(log_amount)
+            acc = self.accounts[ev.account] = AccountState()
+        x = math.log(ev.cents / 100)
+        acc.recent_ts.append(ev.ts)
+        m = None
         if ev.merchant:
-            acc.by_merchant.setdefault(ev.merchant, deque(maxlen=KEEP_PER_KEY)).append(
-                (ev.ts, ev.cents)
-            )
-        acc.hours[self.local_hour(ev.ts)] += 1
-        acc.logs.append(log_amount)
+            m = acc.merchants.get(ev.merchant)
+            if m is None:
+                m = acc.merchants[ev.merchant] = MerchantState()
+            if m.recent and abs(ev.ts - m.recent[-1][0]) <= BURST_WINDOW_MS:
+                m.quick_repeats += 1
+                last_ts, last_cents = m.recent[-1]
+                if last_cents == ev.cents and abs(ev.ts - last_ts) <= DUPLICATE_WINDOW_MS:
+                    m.same_amount_repeats += 1
+            m.recent.append((ev.ts, ev.cents))
+            m.visits += 1
+        if ev.feedback and ev.id:
+            self._index_label(ev.id, ev.account, (ev.category, ev.merchant), x, ev.feedback)
+        # Every expense shapes "usual", confirmed fraud included: a history rebuilt from the
+        # database must equal one kept up to date, whenever the feedback came. Fraud is kept out
+        # of the forest's training instead, and similar expenses get "confirmed_pattern".
+        self._learn(acc, m, ev, x)
+
+    def _learn(self, acc: AccountState, m: MerchantState | None, ev: Event, x: float) -> None:
         acc.n += 1
-        self.user_logs.append(log_amount)
-        self.user_by_category.setdefault(ev.category, deque(maxlen=KEEP_PER_KEY)).append(log_amount)
-        self.last_id = max(self.last_id, ev.id)
+        acc.logs.add(x)
+        window = acc.by_category.get(ev.category)
+        if window is None:
+            window = acc.by_category[ev.category] = RobustWindow(KEEP_CATEGORY)
+        window.add(x)
+        count = acc.category_counts.get(ev.category, 0) + 1
+        acc.category_counts[ev.category] = count
+        acc.single_categories += 1 if count == 1 else (-1 if count == 2 else 0)
+        if m is not None:
+            m.logs.add(x)
+            acc.category_merchants.setdefault(ev.category, set()).add(ev.merchant)
+            household = self.user_by_merchant.get(ev.merchant)
+            if household is None:
+                household = self.user_by_merchant[ev.merchant] = RobustWindow(KEEP_USER_MERCHANT)
+            household.add(x)
+        acc.hours[self._local(ev.ts).hour] += 1
+        self.user_logs.add(x)
+        user_window = self.user_by_category.get(ev.category)
+        if user_window is None:
+            user_window = self.user_by_category[ev.category] = RobustWindow(KEEP_USER_CATEGORY)
+        user_window.add(x)
+        self.category_accounts.setdefault(ev.category, set()).add(ev.account)
+
+    def set_feedback(self, ev: Event, label: str) -> None:
+        """Feedback given on an expense already in this history (or older than it)."""
+        self._index_label(
+            ev.id, ev.account, (ev.category, ev.merchant), math.log(ev.cents / 100), label
+        )
+
+    def _index_label(self, ident, account, key, x, label) -> None:
+        acc = self.accounts.get(account)
+        if acc is None:
+            acc = self.accounts[account] = AccountState()
+        acc.feedback.setdefault(key, {})[ident] = (x, label)
+
+    # -- describing --------------------------------------------------------------------------
 
     def features(self, ev: Event) -> tuple[np.ndarray, Context]:
-        acc = self.accounts.get(ev.account) or AccountHistory()
-        log_amount = math.log(ev.cents / 100)
-        hour = self.local_hour(ev.ts)
+        acc = self.accounts.get(ev.account) or _EMPTY
+        x = math.log(ev.cents / 100)
+        local = self._local(ev.ts)
+        hour = local.hour
 
-        # Centre for the whole spender, shrunk to the user, shrunk to the global prior.
-        user_c, user_s = robust_center(list(self.user_logs), PRIOR_LOG_MEDIAN, PRIOR_LOG_SCALE)
-        acc_c, acc_s = robust_center(list(acc.logs), user_c, user_s)
-        cat_hist = acc.by_category.get(ev.category)
-        if cat_hist:
-            cat_c, cat_s = robust_center(list(cat_hist), acc_c, acc_s, prior_weight=3.0)
+        # Amount: merchant -> account category -> household category -> built-in prior.
+        prior = category_prior(ev.category)
+        base = Estimate(prior.center, prior.scale) if prior else Estimate(GENERIC.center, 1.3)
+        base = shrink(self.user_by_category.get(ev.category), base, 3, 5)
+        user_all = shrink(self.user_logs, Estimate(GENERIC.center, GENERIC.scale), 3, 5)
+        acc_all = shrink(acc.logs, Estimate(user_all.center, user_all.scale), 3, 5)
+        cat_window = acc.by_category.get(ev.category)
+        cat = shrink(cat_window, base, 2, 4)
+        m = acc.merchants.get(ev.merchant) if ev.merchant else None
+        # One merchant charges alike: its spread is narrower than a category's mix of them.
+        at_merchant = Estimate(cat.center, min(cat.scale, MERCHANT_SCALE))
+        if m is not None and len(m.logs):
+            specific, level = shrink(m.logs, at_merchant, 1, 4), "merchant"
+            z_amount = specific.z(x)
         else:
-            user_cat = self.user_by_category.get(ev.category)
-            base = robust_center(list(user_cat), acc_c, acc_s) if user_cat else (acc_c, acc_s)
-            cat_c, cat_s = base
-        z_cat = (log_amount - cat_c) / cat_s
-        z_acc = (log_amount - acc_c) / acc_s
+            specific, level = cat, ("category" if cat_window else "prior")
+            # A merchant new to this account: is the amount what one of the merchants it uses
+            # in this category (or the household at this merchant) charges? Categories mix
+            # cheap and dear merchants (a ride and a tank of fuel are both "transporte"), so
+            # the category's own spread says little here.
+            candidates = [
+                acc.merchants[k].logs for k in acc.category_merchants.get(ev.category, ())
+            ]
+            household = self.user_by_merchant.get(ev.merchant) if ev.merchant else None
+            if household is not None:
+                candidates.append(household)
+            zs = [shrink(c, at_merchant, 1, 4).z(x) for c in candidates if len(c)]
+            z_amount = min(zs) if zs else specific.z(x)
+        others = len(self.category_accounts.get(ev.category, ())) - (1 if cat_window else 0)
+        share = others / (len(self.accounts) - 1) if len(self.accounts) > 1 else 0.0
 
-        merchant_hist = acc.by_merchant.get(ev.merchant) if ev.merchant else None
-        if merchant_hist:
-            m_logs = [math.log(c / 100) for _, c in merchant_hist]
-            m_c, m_s = robust_center(m_logs, cat_c, cat_s, prior_weight=2.0)
-            z_merchant = (log_amount - m_c) / m_s
-        else:
-            z_merchant = 0.0
-
-        established = min(1.0, acc.n / 30)
-        category_novel = acc.n > 0 and cat_hist is None
-        merchant_novel = bool(ev.merchant) and acc.n > 0 and merchant_hist is None
-
-        # Windows over the account's recent expenses (both sides of ev.ts: replays may interleave).
-        count_1h = 0
-        burst = 0
-        burst_first = ev.ts
+        # Earlier charges at the same merchant: bursts, duplicates, splits.
+        burst = split = 0
+        burst_first = split_first = ev.ts
         burst_max = ev.cents
-        duplicate_of = None
-        dismissed = confirmed = 0
-        for past in reversed(acc.recent):
-            dt = ev.ts - past.ts
-            if dt > DAY_MS:
+        dup_minutes, dup_exact = None, False
+        limit = round_limit(ev.cents)
+        split_total = ev.cents
+        recurring = False
+        monthly: bool | None = None
+        if m is not None:
+            for past_ts, past_cents in reversed(m.recent):
+                dt = ev.ts - past_ts
+                gap = abs(dt)
+                if gap <= SPLIT_WINDOW_MS:
+                    if gap <= BURST_WINDOW_MS:
+                        burst += 1
+                        burst_first = min(burst_first, past_ts)
+                        burst_max = max(burst_max, past_cents)
+                    if gap <= DUPLICATE_WINDOW_MS and dup_minutes is None:
+                        if past_cents == ev.cents:
+                            dup_minutes, dup_exact = gap / MINUTE_MS, True
+                        elif abs(past_cents - ev.cents) <= max(0.01 * ev.cents, 1):
+                            dup_minutes = gap / MINUTE_MS
+                    if limit and JUST_UNDER * limit * 100 <= past_cents < limit * 100:
+                        split += 1
+                        split_total += past_cents
+                        split_first = min(split_first, past_ts)
+                elif dt > 0:
+                    days = dt / DAY_MS
+                    if days < 20:
+                        monthly = False  # visited in between: a frequent merchant, not a bill
+                    elif monthly is None and (26 <= days <= 35 or 54 <= days <= 66):
+                        monthly = abs(math.log(past_cents / ev.cents)) < 0.2 or None
+            recurring = bool(monthly)
+            if not limit or split_total <= limit * 100:
+                split = 0
+        count_1h = 0
+        for past_ts in reversed(acc.recent_ts):
+            if ev.ts - past_ts > HOUR_MS:
                 break
-            if -HOUR_MS < dt <= HOUR_MS:
-                count_1h += 1
-            if past.merchant == ev.merchant and 0 <= dt <= BURST_WINDOW_MS:
-                burst += 1
-                burst_first = min(burst_first, past.ts)
-                burst_max = max(burst_max, past.cents)
-                if past.cents == ev.cents and dt <= DUPLICATE_WINDOW_MS and duplicate_of is None:
-                    duplicate_of = dt
-        for past in acc.recent:
-            label = self.feedback.get(past.id) or past.feedback
-            similar = past.category == ev.category and past.merchant == ev.merchant
-            if label and similar and abs(math.log(past.cents / ev.cents)) < 0.5:
+            count_1h += ev.ts >= past_ts
+
+        # The hour against this account's own hours, smoothed over neighbouring hours so that
+        # an hour next to the usual ones is less surprising than one far from all of them.
+        h = acc.hours
+        density = sum(w * h[(hour + d) % 24] for d, w in HOUR_KERNEL)
+        p_hour = (density + HOUR_PRIOR / 24) / (acc.n + HOUR_PRIOR)
+        hour_surprise = max(0.0, math.log((1 / 24) / p_hour))
+
+        dismissed = confirmed = 0
+        for past_x, label in acc.feedback.get((ev.category, ev.merchant), {}).values():
+            if abs(past_x - x) < 0.5:
                 if label == "legit":
                     dismissed += 1
                 else:
                     confirmed += 1
 
-        # Hour of day against this account's own hours (±1 h, smoothed).
-        near = acc.hours[hour] + 0.5 * (acc.hours[(hour - 1) % 24] + acc.hours[(hour + 1) % 24])
-        expected = (acc.n * 2) / 24
-        hour_rarity = 0.0
-        if acc.n >= 20:
-            hour_rarity = -math.log((near + 0.5) / (expected + 0.5)) / math.log(acc.n + 1)
-            hour_rarity = max(0.0, hour_rarity)
-        active = _active_hours(acc.hours) if acc.n >= 20 else None
-
-        recurring = False
-        if merchant_hist:
-            for ts, cents in merchant_hist:
-                gap_days = (ev.ts - ts) / DAY_MS
-                if 26 <= gap_days <= 35 and abs(math.log(cents / ev.cents)) < 0.15:
-                    recurring = True
-                    break
-
-        usual = math.exp(cat_c) * 100 if (cat_hist or acc.n) else None
+        n = acc.n
+        established = min(1.0, n / 30)
+        category_novel = n > 0 and cat_window is None
+        merchant_novel = bool(ev.merchant) and n > 0 and m is None
         ctx = Context(
             cents=ev.cents,
             category=ev.category,
             merchant=ev.merchant,
             local_hour=hour,
-            history_size=acc.n,
-            usual_cents_category=usual,
-            ratio_category=(ev.cents / usual) if usual else 1.0,
-            z_category=z_cat,
-            z_account=z_acc,
-            z_merchant=z_merchant,
+            local_minute=local.minute,
+            history_size=n,
+            categories_seen=len(acc.category_counts),
+            single_categories=acc.single_categories,
+            merchants_seen=len(acc.merchants),
+            amount_level=level,
+            usual_cents=math.exp(specific.center) * 100,
+            z_amount=z_amount,
+            df_amount=specific.n,
+            usual_cents_category=math.exp(cat.center) * 100,
+            z_category=cat.z(x),
+            usual_cents_account=math.exp(acc_all.center) * 100,
+            z_account=acc_all.z(x),
             category_novel=category_novel,
+            category_share=share,
+            category_essential=bool(prior and prior.essential),
+            z_category_prior=base.z(x),
             merchant_novel=merchant_novel,
-            merchant_burst=burst,
-            burst_minutes=(ev.ts - burst_first) / 60_000,
+            merchant_visits=m.visits if m else 0,
+            merchant_quick_repeats=max(m.quick_repeats - max(burst - 1, 0), 0) if m else 0,
+            merchant_same_amount_repeats=m.same_amount_repeats if m else 0,
+            burst=burst,
+            burst_minutes=(ev.ts - burst_first) / MINUTE_MS,
             burst_max_cents=burst_max,
+            burst_new_merchant=m is not None and m.visits <= burst,
+            duplicate_minutes=dup_minutes,
+            duplicate_exact=dup_exact,
+            split=split,
+            split_limit=limit or 0,
+            split_total_cents=split_total if split else ev.cents,
+            split_minutes=(ev.ts - split_first) / MINUTE_MS,
+            hour_surprise=hour_surprise,
+            hour_known=n >= 10,
             count_1h=count_1h,
-            duplicate_of_ms=duplicate_of,
-            active_hours=active,
-            hour_rarity=hour_rarity,
             recurring=recurring,
             dismissed_similar=dismissed,
             confirmed_similar=confirmed,
+            hours=tuple(h),
         )
         vector = np.array(
             [
-                z_cat,
-                z_acc,
-                z_merchant,
+                z_amount,
+                ctx.z_category,
+                ctx.z_account,
+                x,
                 established if category_novel else 0.0,
                 established if merchant_novel else 0.0,
                 math.log1p(burst),
+                (1.0 if dup_exact else 0.5) if dup_minutes is not None else 0.0,
+                math.log1p(split),
+                hour_surprise,
                 math.log1p(count_1h),
-                1.0 if duplicate_of is not None else 0.0,
-                hour_rarity,
                 1.0 if recurring else 0.0,
-                log_amount,
+                float(local.weekday()),
             ],
             dtype=np.float64,
         )
         return vector, ctx
 
 
-def _active_hours(hours: list[int]) -> tuple[int, int] | None:
+def active_hours(hours: tuple[int, ...] | list[int]) -> tuple[int, int] | None:
     """The shortest span of hours (wrapping midnight) holding 95 % of the account's expenses."""
     total = sum(hours)
     if not total:

@@ -6,9 +6,11 @@ half-loaded: unpickling across sklearn versions can silently change scores.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
+import threading
 from datetime import datetime
 from pathlib import Path
 
@@ -20,6 +22,7 @@ from models.detector import Detector
 from models.features import FEATURE_SCHEMA
 
 log = logging.getLogger(__name__)
+KEEP_VERSIONS = 5
 
 
 def _meta(detector: Detector) -> dict:
@@ -27,7 +30,8 @@ def _meta(detector: Detector) -> dict:
         "version": detector.version,
         "trained_at": detector.trained_at.isoformat(),
         "samples": detector.samples,
-        "forest_quantiles": list(detector.forest_quantiles),
+        "user_rows": detector.user_rows,
+        "forest_tail": detector.forest_tail,
         "score_quantiles": detector.score_quantiles,
         "feature_schema": FEATURE_SCHEMA,
         "sklearn": sklearn.__version__,
@@ -40,20 +44,41 @@ def save(detector: Detector, folder: Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     joblib.dump(detector.forest, folder / f"{detector.version}.joblib")
     (folder / f"{detector.version}.json").write_text(json.dumps(_meta(detector), indent=2))
-    tmp = folder / "current.json.tmp"
+    tmp = folder / f"current.json.{os.getpid()}.{threading.get_ident()}.tmp"
     tmp.write_text(json.dumps({"version": detector.version}))
     os.replace(tmp, folder / "current.json")  # atomic: a reader sees the old or the new one
+    _prune(folder, keep=KEEP_VERSIONS)
     return folder / f"{detector.version}.joblib"
 
 
+def _prune(folder: Path, keep: int) -> None:
+    """Keep the newest ``keep`` versions on disk (and always the current one)."""
+    current = current_version(folder)
+    metas = sorted(folder.glob("*.json"), key=lambda p: p.stat().st_mtime, reverse=True)
+    metas = [p for p in metas if p.name != "current.json"]
+    for meta in metas[keep:]:
+        if meta.stem == current:
+            continue
+        for path in (meta, meta.with_suffix(".joblib")):
+            with contextlib.suppress(OSError):
+                path.unlink()
+
+
+def current_version(folder: Path) -> str | None:
+    """The version ``current.json`` points at, or None; cheap enough to poll."""
+    try:
+        return json.loads((folder / "current.json").read_text())["version"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
 def load_current(folder: Path) -> Detector | None:
-    pointer = folder / "current.json"
-    if not pointer.exists():
+    version = current_version(folder)
+    if version is None:
         return None
     try:
-        version = json.loads(pointer.read_text())["version"]
         meta = json.loads((folder / f"{version}.json").read_text())
-    except (OSError, ValueError, KeyError) as exc:
+    except (OSError, ValueError, KeyError, TypeError) as exc:
         log.warning("ignoring unreadable saved model in %s: %s", folder, exc)
         return None
     if meta.get("sklearn") != sklearn.__version__ or meta.get("feature_schema") != FEATURE_SCHEMA:
@@ -72,7 +97,8 @@ def load_current(folder: Path) -> Detector | None:
         version=meta["version"],
         trained_at=datetime.fromisoformat(meta["trained_at"]),
         samples=meta["samples"],
+        user_rows=meta.get("user_rows", meta["samples"]),
         forest=forest,
-        forest_quantiles=tuple(meta["forest_quantiles"]),
+        forest_tail=meta["forest_tail"],
         score_quantiles=meta["score_quantiles"],
     )

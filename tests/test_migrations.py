@@ -95,3 +95,14 @@ def test_default_sqlite_migrates_itself_and_adopts_a_pre_migration_database(tmp_
         auth = signup_and_login(client)
         r = client.post("/event", json={"amount": 10, "category": "café"}, headers=auth)
         assert r.status_code == 201
+
+
+def test_api_refuses_a_schema_newer_than_its_code(engine, empty_url, tmp_path):
+    from sqlalchemy import text
+
+    upgrade(engine)
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = '9999'"))
+    settings = Settings(data_dir=tmp_path / "data", database_url=empty_url, _env_file=None)
+    with pytest.raises(SchemaNotReady, match="newer than this code knows"):
+        create_app(settings)

@@ -32,6 +32,10 @@ class Settings(BaseSettings):
     # auto: the embedded SQLite migrates itself at start-up; any other database must be
     # migrated with `make migrate` first (the API refuses to start on an older schema).
     migrate_on_start: Literal["auto", "on", "off"] = "auto"
+    # Connections per worker process (PostgreSQL): workers x hosts x (size + overflow) must stay
+    # under the server's max_connections (100 by default), or put PgBouncer in between.
+    db_pool_size: int = Field(default=10, ge=1)
+    db_max_overflow: int = Field(default=20, ge=0)
 
     # Security
     secret_key: SecretStr | None = None

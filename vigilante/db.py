@@ -20,6 +20,8 @@ from vigilante.config import Settings
 
 
 def create_db_engine(settings: Settings, **pool: Any) -> Engine:
+    if not pool and not settings.sqlalchemy_url.startswith("sqlite"):
+        pool = {"pool_size": settings.db_pool_size, "max_overflow": settings.db_max_overflow}
     return engine_for_url(
         settings.sqlalchemy_url,
         busy_timeout_ms=settings.sqlite_busy_timeout_ms,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, func, select
 
 from models.features import Event, SpenderHistory
 from vigilante.tables import expenses
@@ -81,8 +81,15 @@ class HistoryCache:
             for row in reversed(rows):
                 history.add(to_event(row))
                 feedback_ms = max(feedback_ms, row.feedback_ms or 0)
+            if len(rows) == LOAD_LIMIT:
+                history.n_total = conn.execute(
+                    select(func.count()).select_from(expenses).where(expenses.c.user_id == user_id)
+                ).scalar_one()
         else:
             history, feedback_ms = cached
+            # Feedback is read from the old mark: new rows may carry feedback newer than
+            # feedback on older rows that this process has not seen yet.
+            since = feedback_ms
             for row in conn.execute(
                 select(*_COLUMNS)
                 .where(expenses.c.user_id == user_id, expenses.c.id > history.last_id)
@@ -91,11 +98,11 @@ class HistoryCache:
                 history.add(to_event(row))
                 feedback_ms = max(feedback_ms, row.feedback_ms or 0)
             for row in conn.execute(
-                select(expenses.c.id, expenses.c.feedback, expenses.c.feedback_ms).where(
-                    expenses.c.user_id == user_id, expenses.c.feedback_ms > feedback_ms
+                select(*_COLUMNS).where(
+                    expenses.c.user_id == user_id, expenses.c.feedback_ms > since
                 )
             ):
-                history.feedback[row.id] = row.feedback
+                history.set_feedback(to_event(row), row.feedback)
                 feedback_ms = max(feedback_ms, row.feedback_ms)
         self.store(user_id, history, feedback_ms)
         return history

@@ -96,6 +96,7 @@ def _upgrade_locked(engine: Engine, revision: str) -> None:
                     # Made by create_all before migrations existed: that schema is revision 0001.
                     log.warning("database predates migrations; marking it %s", FIRST_REVISION)
                     command.stamp(cfg, FIRST_REVISION)
+                _refuse_unknown(engine, MigrationContext.configure(conn).get_current_heads())
                 command.upgrade(cfg, revision)
                 if sqlite:
                     broken = conn.exec_driver_sql("PRAGMA foreign_key_check").all()
@@ -112,17 +113,23 @@ def require_current(engine: Engine) -> None:
     current = current_revisions(engine)
     if current == (head,):
         return
-    known = {s.revision for s in ScriptDirectory.from_config(alembic_config()).walk_revisions()}
-    if current and not set(current) <= known:
-        raise SchemaNotReady(
-            f"the database at {_shown(engine)} is at revision {', '.join(current)}, newer than "
-            f"this code knows (head {head}): deploy the newer code, or downgrade the database"
-        )
+    _refuse_unknown(engine, current)
     raise SchemaNotReady(
         f"the database at {_shown(engine)} is at revision {', '.join(current) or 'none'}, "
         f"this code needs {head}: run `make migrate` (python -m vigilante.migrate) with the same "
         "VIGILANTE_DATABASE_URL, then start the API again"
     )
+
+
+def _refuse_unknown(engine: Engine, current) -> None:
+    script = ScriptDirectory.from_config(alembic_config())
+    known = {s.revision for s in script.walk_revisions()}
+    if current and not set(current) <= known:
+        raise SchemaNotReady(
+            f"the database at {_shown(engine)} is at revision {', '.join(current)}, newer than "
+            f"this code knows (head {script.get_current_head()}): deploy the newer code, or "
+            "downgrade the database with the code that made it"
+        )
 
 
 def prepare(engine: Engine, mode: str) -> None:

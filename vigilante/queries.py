@@ -12,9 +12,10 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine, case, func, select, update
 
+from vigilante.db import write_transaction
 from vigilante.rendering import expense_out, iso_ms
 from vigilante.service import now_ms, to_ms
-from vigilante.tables import expenses
+from vigilante.tables import expenses, users
 
 DAY_MS = 86_400_000
 _LIST_COLUMNS = [c for c in expenses.c if c.name not in ("features", "evidence", "user_id")]
@@ -62,11 +63,18 @@ def get_event(engine: Engine, user_id: int, expense_id: int, lang: str) -> dict 
 
 
 def set_feedback(engine: Engine, user_id: int, expense_id: int, label: str) -> bool:
-    with engine.begin() as conn:
+    """Label one expense. Feedback changes later scores, and every worker's cached history
+    picks it up by ``feedback_ms``: so it is written under the user's lock (like an ingest),
+    with a ``feedback_ms`` that grows in commit order even across hosts with skewed clocks."""
+    with write_transaction(engine) as conn:
+        conn.execute(select(users.c.id).where(users.c.id == user_id).with_for_update())
+        last = conn.execute(
+            select(func.max(expenses.c.feedback_ms)).where(expenses.c.user_id == user_id)
+        ).scalar()
         result = conn.execute(
             update(expenses)
             .where(expenses.c.user_id == user_id, expenses.c.id == expense_id)
-            .values(feedback=label, feedback_ms=now_ms())
+            .values(feedback=label, feedback_ms=max(now_ms(), (last or 0) + 1))
         )
     return result.rowcount == 1
 

@@ -195,7 +195,15 @@ class ModelInfo(BaseModel):
     trained_at: datetime
     samples: int
     threshold: float
+    alert_rate: float = Field(description="Target share of your expenses flagged.")
     kind: str
+
+
+class AlertRateIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    alert_rate: float | None = Field(
+        gt=0, lt=0.5, allow_inf_nan=False, description="0 < rate < 0.5; null = the default."
+    )
 
 
 class Health(BaseModel):

@@ -50,11 +50,22 @@ def load_secret_key(settings: Settings) -> bytes:
         if len(key) >= MIN_KEY_BYTES:
             return key
     path.parent.mkdir(parents=True, exist_ok=True)
-    key = secrets.token_urlsafe(48).encode()
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    tmp = path.with_name(f".secret_key.{os.getpid()}.{secrets.token_hex(4)}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "wb") as f:
-        f.write(key)
-    return key
+        f.write(secrets.token_urlsafe(48).encode())
+    try:
+        # Several workers starting on a fresh folder race here: the first link wins and every
+        # worker reads the winner, so tokens signed by one are accepted by all.
+        if path.exists():
+            os.replace(tmp, path)  # an unusable (short) key
+        else:
+            os.link(tmp, path)
+    except FileExistsError:
+        pass
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path.read_bytes().strip()
 
 
 def hash_password(password: str) -> str:

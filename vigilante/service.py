@@ -16,6 +16,8 @@ from datetime import datetime
 
 from sqlalchemy import Engine, insert, select
 
+from models.detector import probability
+from models.evidence import weigh
 from models.features import Event
 from vigilante.db import write_transaction
 from vigilante.detection import DetectorService
@@ -99,16 +101,16 @@ class Ingestor:
         lock = self.histories.user_lock(user_id)
         with lock:
             try:
-                result = self._ingest_locked(
+                out, replayed, user_rows = self._ingest_locked(
                     user_id, rows, alert_rate, lang, idempotency_key, digest
                 )
             except Exception:
                 # The cached history may hold expenses that were rolled back.
                 self.histories.drop(user_id)
                 raise
-        if not result[1]:
-            self.detectors.note_stored(len(rows))
-        return result
+        if not replayed:
+            self.detectors.note_stored(user_id, user_rows)
+        return out, replayed
 
     def _ingest_locked(self, user_id, rows, alert_rate, lang, idempotency_key, digest):
         with write_transaction(self.engine) as conn:
@@ -123,12 +125,13 @@ class Ingestor:
                 if previous is not None:
                     if previous.request_hash != digest:
                         raise IdempotencyConflict()
-                    return self._replay(conn, user_id, json.loads(previous.response), lang), True
+                    replayed = self._replay(conn, user_id, json.loads(previous.response), lang)
+                    return replayed, True, 0
 
             known = self._known_external_ids(conn, user_id, rows)
             history = self.histories.fresh(conn, user_id)
-            detector = self.detectors.current
-            new_rows, events, vectors, contexts = [], [], [], []
+            detector = self.detectors.for_user(user_id)
+            new_rows, events, vectors, weighed_all = [], [], [], []
             slots: list[int | dict] = []  # per input: index into new_rows, or an existing id
             for row in rows:
                 ext = row["external_id"]
@@ -143,6 +146,7 @@ class Ingestor:
                     account=row["account"],
                 )
                 vector, ctx = history.features(event)
+                weighed = weigh(ctx)
                 history.add(event)
                 slots.append(len(new_rows))
                 if ext is not None:
@@ -150,9 +154,9 @@ class Ingestor:
                 new_rows.append(row)
                 events.append(event)
                 vectors.append(vector)
-                contexts.append(ctx)
+                weighed_all.append(weighed)
 
-            verdicts = detector.verdicts(vectors, contexts, alert_rate)
+            verdicts = detector.verdicts(vectors, weighed_all, alert_rate)
             for row, vector, verdict in zip(new_rows, vectors, verdicts, strict=True):
                 row.update(
                     score=verdict.score,
@@ -161,10 +165,11 @@ class Ingestor:
                     reasons=[
                         {
                             "code": e.code,
-                            "strength": round(e.strength, 4),
+                            "strength": round(probability(e.llr), 4),
+                            "llr": round(e.llr, 3),
                             "params": _display(e.params, row),
                         }
-                        for e in sorted(verdict.evidence, key=lambda e: -e.strength)
+                        for e in verdict.evidence
                     ],
                     model_version=verdict.model_version,
                     features=vector.tobytes(),
@@ -212,7 +217,7 @@ class Ingestor:
             missing = [i for i in ids_in_order if i not in by_id]
             if missing:
                 by_id.update(self._rows_by_id(conn, user_id, missing))
-            return [expense_out(by_id[i], lang) for i in ids_in_order], False
+            return [expense_out(by_id[i], lang) for i in ids_in_order], False, history.n_total
 
     def _known_external_ids(self, conn, user_id, rows) -> dict:
         wanted = list({r["external_id"] for r in rows if r["external_id"] is not None})

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
+import secrets
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from sqlalchemy import insert, select
+from sqlalchemy.exc import IntegrityError
 
 import vigilante
 from vigilante.alerts.worker import AlertWorker
@@ -17,7 +19,7 @@ from vigilante.api.limits import BodySizeLimit, SecurityHeaders
 from vigilante.api.routes import alerts as alerts_routes
 from vigilante.api.routes import budgets, events, me, rules, stats, system, users, webhooks
 from vigilante.config import Settings, get_settings
-from vigilante.db import create_db_engine
+from vigilante.db import create_db_engine, is_sqlite, write_transaction
 from vigilante.detection import DetectorService
 from vigilante.history import HistoryCache
 from vigilante.migrate import prepare as prepare_schema
@@ -32,31 +34,38 @@ which ones look wrong. Log in with `POST /token`, then send `Authorization: Bear
 
 
 def _local_user(engine, username: str) -> int:
-    """The single user every request acts as when auth is off."""
-    with engine.begin() as conn:
-        found = conn.execute(
-            select(users_table.c.id).where(users_table.c.username == username)
-        ).scalar()
-        if found is not None:
-            return found
-        # No password can log in as this user: the hash is of a random, discarded secret.
-        import secrets
-
-        return conn.execute(
-            insert(users_table)
-            .values(
-                username=username,
-                password_hash=hash_password(secrets.token_urlsafe(32)),
-                created_ms=now_ms(),
-            )
-            .returning(users_table.c.id)
-        ).scalar_one()
+    """The single user every request acts as when auth is off (created by the first worker)."""
+    query = select(users_table.c.id).where(users_table.c.username == username)
+    try:
+        with write_transaction(engine) as conn:
+            found = conn.execute(query).scalar()
+            if found is not None:
+                return found
+            # No password can log in as this user: the hash is of a random, discarded secret.
+            return conn.execute(
+                insert(users_table)
+                .values(
+                    username=username,
+                    password_hash=hash_password(secrets.token_urlsafe(32)),
+                    created_ms=now_ms(),
+                )
+                .returning(users_table.c.id)
+            ).scalar_one()
+    except IntegrityError:  # another worker created it first (PostgreSQL)
+        with engine.connect() as conn:
+            return conn.execute(query).scalar_one()
 
 
 def build_context(settings: Settings) -> AppContext:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     secret_key = load_secret_key(settings)
     engine = create_db_engine(settings)
+    if settings.secret_key is None and not is_sqlite(engine):
+        log.warning(
+            "VIGILANTE_SECRET_KEY is not set: tokens are signed with the key in %s/secret_key, "
+            "which only this host has; with several API hosts, set the same key on each",
+            settings.data_dir,
+        )
     try:
         prepare_schema(engine, settings.migrate_on_start)
     except Exception:

@@ -1,0 +1,153 @@
+"""`POST /event` throughput on SQLite and PostgreSQL, 1 and 2 uvicorn workers, many spenders.
+
+Each configuration gets a fresh database (a temp SQLite file, or a new schema on the
+PostgreSQL server, dropped afterwards), ``--users`` spenders with some history each, and a
+bounded load (wrk when installed, else asyncio httpx) whose requests rotate over those
+spenders. Written to the "PostgreSQL" section of docs/benchmarks.md.
+
+    python -m benchmarks.scale [--seconds 10] [--users 32] [--postgres URL]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import random
+import secrets
+import tempfile
+import time
+from importlib.metadata import version
+from pathlib import Path
+
+import httpx
+from sqlalchemy import create_engine, insert, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.pool import NullPool
+
+from benchmarks.load import LoadResult, post_load
+from benchmarks.payloads import expense_payload
+from benchmarks.report import replace_section
+from benchmarks.servers import server
+from vigilante.migrate import upgrade
+from vigilante.security import create_access_token, hash_password
+from vigilante.tables import users
+
+POSTGRES = os.environ.get(
+    "VIGILANTE_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+CONNECTIONS = 32
+HISTORY = 100  # expenses per spender before the measured run
+
+
+def make_users(url: str, n: int, key: bytes) -> list[str]:
+    """``n`` spenders straight into the database; tokens minted with the server's key."""
+    engine = create_engine(url, poolclass=NullPool)
+    password = hash_password(secrets.token_urlsafe(16))
+    rows = [
+        {"username": f"spender{i}", "password_hash": password, "created_ms": 0} for i in range(n)
+    ]
+    with engine.begin() as conn:
+        returning = insert(users).returning(users.c.id, sort_by_parameter_order=True)
+        ids = conn.execute(returning, rows).scalars().all()
+    engine.dispose()
+    return [create_access_token(i, key, 120)[0] for i in ids]
+
+
+def run(backend: str, workers: int, n_users: int, seconds: int, tmp: Path) -> dict:
+    key = secrets.token_urlsafe(48)
+    # The forest is not retrained during the run: this measures ingest, not training.
+    env = {
+        "VIGILANTE_SECRET_KEY": key,
+        "VIGILANTE_MIN_TRAIN_SAMPLES": str(10**9),
+        "VIGILANTE_RETRAIN_EVERY": str(10**9),
+    }
+    schema = None
+    if backend == "PostgreSQL":
+        schema = f"bench_{int(time.time())}_{secrets.token_hex(3)}"
+        admin = create_engine(POSTGRES, poolclass=NullPool, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+        url = make_url(POSTGRES).update_query_dict({"options": f"-csearch_path={schema}"})
+        url = url.render_as_string(hide_password=False)
+        env["VIGILANTE_DATABASE_URL"] = url
+    else:
+        url = f"sqlite:///{tmp / 'vigilante.db'}"
+    try:
+        upgrade(url)
+        tokens = make_users(url, n_users, key.encode())
+        with server("app:app", env=env, workers=workers, data_dir=tmp) as (base, _, _):
+            rng = random.Random(0)
+            with httpx.Client(base_url=base, timeout=120) as client:
+                for token in tokens:
+                    history = [expense_payload(i, rng) for i in range(HISTORY)]
+                    r = client.post(
+                        "/events", json=history, headers={"Authorization": f"Bearer {token}"}
+                    )
+                    r.raise_for_status()
+            many = post_load(base, seconds, CONNECTIONS, tokens=tokens)
+            one = post_load(base, seconds, CONNECTIONS, token=tokens[0]) if workers > 1 else None
+    finally:
+        if schema:
+            with admin.connect() as conn:
+                conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+            admin.dispose()
+    return {"many": many, "one": one}
+
+
+def postgres_version() -> str:
+    engine = create_engine(POSTGRES, poolclass=NullPool)
+    with engine.connect() as conn:
+        found = conn.execute(text("SHOW server_version")).scalar()
+    engine.dispose()
+    return found.split()[0]
+
+
+def render(results: dict, n_users: int, seconds: int, command: str) -> str:
+    first: LoadResult = next(iter(results.values()))["many"]
+    lines = [
+        f"Command: `{command}` — machine: {platform.machine()}, {os.cpu_count()} cores shared by "
+        f"the API workers, the database and the load generator; Python "
+        f"{platform.python_version()}, PostgreSQL {postgres_version()} (local, default config, "
+        f"psycopg {version('psycopg')}), SQLAlchemy {version('sqlalchemy')}, uvicorn "
+        f"{version('uvicorn')}; load by {first.tool}, {CONNECTIONS} connections, {seconds} s "
+        f"per row, requests rotating over {n_users} spenders with {HISTORY} expenses of history "
+        "each. Every request is a committed, scored `POST /event`.",
+        "",
+        "| database | workers | `POST /event` |",
+        "|---|---|---|",
+    ]
+    for (backend, workers), r in results.items():
+        lines.append(f"| {backend} | {workers} | {r['many'].row()} |")
+    for (backend, workers), r in results.items():
+        if r["one"] is not None:
+            lines.append(f"| {backend}, one spender only | {workers} | {r['one'].row()} |")
+    lines += [
+        "",
+        "One spender's expenses are scored one after another (each sees the ones before it), "
+        "so their rate is bounded by one transaction at a time whatever the number of workers; "
+        "many spenders spread over workers. See docs/deploy.md for what scales and what not.",
+    ]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--users", type=int, default=32)
+    args = parser.parse_args()
+    results = {}
+    for backend, workers in [("SQLite", 1), ("SQLite", 2), ("PostgreSQL", 1), ("PostgreSQL", 2)]:
+        with tempfile.TemporaryDirectory(prefix="vigilante-scale-") as tmp:
+            results[(backend, workers)] = run(backend, workers, args.users, args.seconds, Path(tmp))
+        print(backend, workers, results[(backend, workers)]["many"].row(), flush=True)
+    command = "python -m benchmarks.scale" + (
+        f" --seconds {args.seconds}" if args.seconds != 10 else ""
+    )
+    text_ = render(results, args.users, args.seconds, command)
+    print(text_)
+    replace_section(Path("docs/benchmarks.md"), "PostgreSQL", text_)
+
+
+if __name__ == "__main__":
+    main()

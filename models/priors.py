@@ -1,0 +1,123 @@
+"""What any spender's expenses look like, before we know this spender: the cold-start priors.
+
+A small table of common expense categories (Brazilian Portuguese and English names) with a
+typical amount in BRL, a log-scale spread, and whether nearly everyone pays it every month
+(rent, utilities, subscriptions). A category nobody has seen before falls back to a wide
+generic prior. Amounts are compared on a natural-log scale.
+
+The table is knowledge about households, not about any simulator: rent is large and monthly
+for almost everyone, a bakery bill is small, a television is dear.
+"""
+
+from __future__ import annotations
+
+import math
+import unicodedata
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class CategoryPrior:
+    center: float  # log of the typical amount in currency units
+    scale: float  # log-scale spread
+    essential: bool  # paid by nearly everyone, usually monthly
+
+
+GENERIC = CategoryPrior(math.log(60.0), 1.3, False)
+
+# typical amount (R$), log spread, essential
+_TABLE: dict[tuple[str, ...], tuple[float, float, bool]] = {
+    ("moradia", "aluguel", "housing", "rent", "condominio", "condomínio", "hoa"): (1500, 0.7, True),
+    (
+        "contas",
+        "contas de casa",
+        "utilidades",
+        "utilities",
+        "bills",
+        "luz",
+        "energia",
+        "água",
+        "agua",
+        "gás",
+        "gas",
+        "internet",
+        "telefone",
+        "celular",
+        "phone",
+    ): (120, 0.7, True),
+    ("assinaturas", "assinatura", "streaming", "subscriptions", "subscription"): (40, 0.7, True),
+    ("mercado", "supermercado", "groceries", "grocery"): (150, 0.8, False),
+    (
+        "alimentação",
+        "alimentacao",
+        "restaurante",
+        "restaurantes",
+        "food",
+        "restaurants",
+        "padaria",
+        "bakery",
+        "café",
+        "cafe",
+        "coffee",
+        "lanche",
+        "delivery",
+    ): (35, 0.7, False),
+    (
+        "transporte",
+        "transport",
+        "transportation",
+        "uber",
+        "táxi",
+        "taxi",
+        "combustível",
+        "combustivel",
+        "fuel",
+        "gasolina",
+        "estacionamento",
+        "parking",
+    ): (40, 1.0, False),
+    (
+        "saúde",
+        "saude",
+        "health",
+        "farmácia",
+        "farmacia",
+        "pharmacy",
+        "médico",
+        "medico",
+        "doctor",
+    ): (90, 0.9, False),
+    ("plano de saúde", "seguro", "insurance"): (400, 0.7, True),
+    ("educação", "educacao", "education", "escola", "school", "curso", "cursos"): (250, 1.0, True),
+    ("lazer", "entretenimento", "entertainment", "leisure", "bar", "bares"): (80, 0.8, False),
+    ("vestuário", "vestuario", "roupas", "clothing", "clothes"): (160, 0.7, False),
+    ("casa", "home", "household", "móveis", "moveis", "furniture"): (200, 1.0, False),
+    ("pets", "pet", "animais"): (100, 0.7, False),
+    ("beleza", "beauty", "cuidados pessoais", "personal care"): (80, 0.7, False),
+    ("viagem", "viagens", "travel", "hotel", "hospedagem", "passagem", "passagens"): (
+        600,
+        1.0,
+        False,
+    ),
+    ("eletrônicos", "eletronicos", "electronics", "tecnologia"): (800, 1.0, False),
+    ("impostos", "taxes", "tarifas", "fees"): (150, 1.2, False),
+}
+PRIORS: dict[str, CategoryPrior] = {
+    name: CategoryPrior(math.log(typical), spread, essential)
+    for names, (typical, spread, essential) in _TABLE.items()
+    for name in names
+}
+
+
+def fold(text: str) -> str:
+    """Case- and accent-insensitive key: "Saúde " -> "saude"."""
+    decomposed = unicodedata.normalize("NFKD", text.strip().casefold())
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+_FOLDED = {fold(name): prior for name, prior in PRIORS.items()}
+
+
+def category_prior(category: str) -> CategoryPrior | None:
+    """The built-in prior of a category name, or None when the name is not a known one."""
+    return _FOLDED.get(fold(category))
