@@ -14,7 +14,7 @@ $(STAMP): requirements.txt requirements-dev.txt
 	touch $(STAMP)
 
 run: $(STAMP)  ## API + dashboard + entry app + demo stream, on embedded SQLite
-	$(BIN)/python -m vigilante.launcher
+	$(BIN)/python -m vigilante.launcher $(ARGS)
 
 api: $(STAMP)  ## the API alone, reloading on code changes
 	$(BIN)/uvicorn app:app --reload

@@ -119,3 +119,30 @@ def live_api_auth_off(tmp_path_factory):
 def dead_url() -> str:
     """An address where nothing listens."""
     return f"http://127.0.0.1:{free_port()}"
+
+
+@pytest.fixture
+def open_app(monkeypatch):
+    """``open_app("dashboard.py", api_url)`` -> a Streamlit AppTest of that script, run once,
+    talking to the API at ``api_url``; ``login(at, username)`` fills in and sends the form."""
+    from streamlit.testing.v1 import AppTest
+
+    from vigilante.config import get_settings
+
+    def open_(script: str, api_url: str, **env: str) -> AppTest:
+        for key in [k for k in os.environ if k.startswith("VIGILANTE_")]:
+            monkeypatch.delenv(key)
+        monkeypatch.setenv("VIGILANTE_API_URL", api_url)
+        for key, value in env.items():
+            monkeypatch.setenv(key, value)
+        get_settings.cache_clear()
+        return AppTest.from_file(str(ROOT / script), default_timeout=60).run()
+
+    yield open_
+    get_settings.cache_clear()
+
+
+def login(at, username: str, password: str = PASSWORD):
+    at.text_input(key="login_username").input(username)
+    at.text_input(key="login_password").input(password)
+    return at.button(key="login_submit").click().run()

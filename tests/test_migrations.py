@@ -19,7 +19,7 @@ from vigilante.migrate import (
     head_revision,
     upgrade,
 )
-from vigilante.tables import expenses, idempotency_keys, metadata, users
+from vigilante.tables import metadata
 
 
 @pytest.fixture(params=BACKENDS)
@@ -89,8 +89,10 @@ def test_default_sqlite_migrates_itself_and_adopts_a_pre_migration_database(tmp_
     data = tmp_path / "data"
     data.mkdir()
     old = create_engine(f"sqlite:///{data}/vigilante.db")
-    # What the API did before migrations existed: the tables of revision 0001 only.
-    metadata.create_all(old, tables=[users, expenses, idempotency_keys])
+    # What the API did before migrations existed: create_all of the tables of revision 0001.
+    upgrade(old, "0001")
+    with old.begin() as conn:
+        conn.exec_driver_sql("DROP TABLE alembic_version")
     old.dispose()
     with TestClient(create_app(Settings(data_dir=data, _env_file=None))) as client:
         auth = signup_and_login(client)

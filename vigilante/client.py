@@ -13,10 +13,13 @@ caller passes its own), so a retry after a lost answer never stores an expense t
 
 from __future__ import annotations
 
+import json
+import os
 import time
 import uuid
 from collections.abc import Callable, Iterable
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -307,3 +310,36 @@ def chunked(items: Iterable[dict], size: int) -> Iterable[list[dict]]:
             chunk = []
     if chunk:
         yield chunk
+
+
+# -- the demo account `make run` creates --------------------------------------------------------
+
+DEMO_CREDENTIALS_FILE = "demo_credentials.json"
+# Set by `make run` (vigilante/launcher.py), which binds the apps to this machine only: their
+# login form may then come filled in with the demo account it created.
+DEMO_CREDENTIALS_ENV = "VIGILANTE_DEMO_CREDENTIALS"
+
+
+def demo_credentials_path(data_dir: Path | None = None) -> Path:
+    return Path(data_dir or get_settings().data_dir) / DEMO_CREDENTIALS_FILE
+
+
+def read_demo_credentials(path: Path | None = None) -> tuple[str, str] | None:
+    """(username, password) of the demo account, if ``make run`` created one here."""
+    path = Path(path or demo_credentials_path())
+    try:
+        found = json.loads(path.read_text())
+        return str(found["username"]), str(found["password"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def write_demo_credentials(username: str, password: str, path: Path | None = None) -> Path:
+    """Kept readable by the owner only (mode 600), like the generated secret key."""
+    path = Path(path or demo_credentials_path())
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        json.dump({"username": username, "password": password}, f)
+    os.chmod(path, 0o600)
+    return path

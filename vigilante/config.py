@@ -52,6 +52,14 @@ class Settings(BaseSettings):
         "http://127.0.0.1:8502",
     ]
     max_body_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
+    # Login throttling (see vigilante/throttle.py): failures counted over a sliding window.
+    login_window_seconds: int = Field(default=300, ge=1)
+    login_max_failures: int = Field(default=5, ge=1, description="One account, one address")
+    login_max_failures_account: int = Field(default=20, ge=1, description="One account")
+    login_max_failures_address: int = Field(default=50, ge=1, description="One address")
+    login_slow_after: int = Field(default=3, ge=0)
+    login_delay_ms: int = Field(default=250, ge=0)
+    login_delay_max_ms: int = Field(default=2_000, ge=0)
 
     # Expenses
     currency: str = "BRL"
@@ -61,6 +69,9 @@ class Settings(BaseSettings):
     max_future_minutes: int = Field(default=24 * 60, ge=0)
     timezone: str = "America/Sao_Paulo"
     max_stats_days: int = Field(default=3_660, ge=1)
+    idempotency_hours: int = Field(
+        default=48, ge=24, description="How long an Idempotency-Key is honoured (at least 24 h)"
+    )
 
     # Detection
     alert_rate: float = Field(default=0.03, gt=0, lt=0.5)

@@ -97,6 +97,12 @@ STRINGS: dict[str, dict[str, str]] = {
         "en": "Main reason of the latest {count} anomalies.",
     },
     "chart_stream": {"pt-BR": "Últimas despesas", "en": "Latest expenses"},
+    "chart_stream_help": {
+        "pt-BR": "As {count} mais recentes, da mais antiga (esquerda) à mais nova; valor em escala "
+        "log. Laranja e vermelho: anomalias.",
+        "en": "The latest {count}, oldest (left) to newest; amount on a log scale. Orange and "
+        "red: anomalies.",
+    },
     "day": {"pt-BR": "Dia", "en": "Day"},
     "total": {"pt-BR": "Total", "en": "Total"},
     "count": {"pt-BR": "Quantidade", "en": "Count"},

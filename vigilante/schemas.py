@@ -8,6 +8,8 @@ body can never set ``id``, ``score`` or any other server-owned field.
 
 from __future__ import annotations
 
+import math
+import re
 import unicodedata
 from datetime import datetime
 from decimal import Decimal
@@ -17,55 +19,121 @@ from pydantic import (
     AfterValidator,
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StringConstraints,
+    WithJsonSchema,
 )
+from pydantic_core import PydanticCustomError
 
 from vigilante.currencies import ISO_4217
 
+# Characters a text field refuses (C0/C1 controls, NUL included: it breaks PostgreSQL) and the
+# blanks trimmed from both ends. Both are spelled as regex classes too, so the OpenAPI pattern
+# states exactly what the validator accepts.
+_CONTROL = "\x00-\x1f\x7f-\x9f"
+_BLANK = " \xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+_BLANK_CHARS = (
+    " \xa0\u1680" + "".join(map(chr, range(0x2000, 0x200B))) + "\u2028\u2029\u202f\u205f\u3000"
+)
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_BAD_CHARS = re.compile(f"[{_CONTROL}\ud800-\udfff]")
 
-def _clean_text(value: str) -> str:
-    value = unicodedata.normalize("NFC", value.strip())
-    if any(unicodedata.category(ch) == "Cc" for ch in value):
-        raise ValueError("must not contain control characters")
+
+def _unicode_text(value: str) -> str:
+    if _SURROGATE.search(value):
+        raise ValueError("must be valid Unicode text")
     return value
-
-
-def clean_filter(value: str | None) -> str | None:
-    """A filter compares with stored text, so it is normalised the same way (and PostgreSQL
-    refuses a NUL byte in a parameter: it gets a 422 here rather than a 500 there)."""
-    return None if value is None else _clean_text(value)
 
 
 def _currency(value: str) -> str:
-    value = value.upper()
     if value not in ISO_4217:
-        raise ValueError("must be an ISO 4217 currency code such as BRL, USD or EUR")
+        raise ValueError("must be an ISO 4217 currency code in capitals, such as BRL, USD or EUR")
     return value
 
 
-def _bounded_text(max_length: int, min_length: int = 0):
+def _text_validator(max_length: int, min_length: int):
     def check(value: str) -> str:
-        if len(value) < min_length:
-            raise ValueError(f"must have at least {min_length} character(s)")
+        # Length as sent first, so a megabyte string costs nothing more than this comparison.
         if len(value) > max_length:
             raise ValueError(f"must have at most {max_length} characters")
-        return value
+        if _BAD_CHARS.search(value):
+            raise ValueError("must not contain control characters")
+        value = value.strip(_BLANK_CHARS)
+        if len(value) < min_length:
+            raise ValueError(f"must have at least {min_length} non-blank character(s)")
+        normal = unicodedata.normalize("NFC", value)
+        # NFC very rarely lengthens a string; keep it as sent rather than pass the limit.
+        return normal if len(normal) <= max_length else value
 
+    return check
+
+
+def _bounded_text(max_length: int, min_length: int = 0):
+    pattern = f"^[^{_CONTROL}]*$"
+    if min_length:
+        pattern = f"^[^{_CONTROL}]*[^{_CONTROL}{_BLANK}][^{_CONTROL}]*$"
+    schema = {"type": "string", "maxLength": max_length, "pattern": pattern}
+    if min_length:
+        schema["minLength"] = min_length
     return Annotated[
-        str,
-        StringConstraints(max_length=max_length * 4),
-        AfterValidator(_clean_text),
-        AfterValidator(check),
+        str, AfterValidator(_text_validator(max_length, min_length)), WithJsonSchema(schema)
     ]
+
+
+MAX_AMOUNT = 1_000_000_000
+CENT = Decimal("0.01")
+# "12.34": digits, at most two decimals, > 0 and <= 1,000,000,000; no exponent, sign or spaces.
+AMOUNT_PATTERN = r"^([1-9][0-9]{0,8}(\.[0-9]{1,2})?|0\.(0[1-9]|[1-9][0-9]?)|1000000000(\.00?)?)$"
+_DECIMAL_TEXT = re.compile(r"^-?(0|[1-9][0-9]{0,29})(\.[0-9]{1,30})?$")
+
+
+def _amount_in(value):
+    """A JSON number within float noise of a whole cent is that cent; a string must be plain."""
+    if isinstance(value, str):
+        # A plain signed decimal goes on to the range and decimal-places checks (so "-5" is told
+        # "greater than 0"); exponents, spaces, "NaN" and the like are not numbers here.
+        if not _DECIMAL_TEXT.match(value):
+            raise PydanticCustomError(
+                "decimal_parsing", 'Input should be a number or a plain decimal such as "12.34"'
+            )
+        if "." in value and len(value.rsplit(".", 1)[1]) > 2:  # "1.000" too: as written
+            raise PydanticCustomError(
+                "decimal_max_places", "Decimal input should have no more than 2 decimal places"
+            )
+        return Decimal(value)
+    if isinstance(value, float) and math.isfinite(value) and abs(value) <= MAX_AMOUNT:
+        cents = round(value * 100)
+        # 0.1 + 0.2 arrives as 0.30000000000000004: that is 30 cents, not a third decimal.
+        if abs(value * 100 - cents) <= max(1e-6, abs(cents) * 1e-12):
+            return Decimal(cents) / 100
+    return value
 
 
 Amount = Annotated[
     Decimal,
-    Field(gt=0, le=Decimal(1_000_000_000), decimal_places=2, allow_inf_nan=False),
+    BeforeValidator(_amount_in),
+    Field(gt=0, le=MAX_AMOUNT, decimal_places=2, allow_inf_nan=False),
+    # One spelling per amount (42.5, "42.50", 42.50 alike), so equal requests hash alike.
+    AfterValidator(lambda value: value.quantize(CENT)),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {
+                    "type": "number",
+                    "exclusiveMinimum": 0,
+                    "maximum": MAX_AMOUNT,
+                    "multipleOf": 0.01,
+                },
+                {"type": "string", "pattern": AMOUNT_PATTERN},
+            ]
+        }
+    ),
 ]
-Currency = Annotated[str, StringConstraints(min_length=3, max_length=3), AfterValidator(_currency)]
+Currency = Annotated[
+    str, AfterValidator(_currency), WithJsonSchema({"type": "string", "enum": sorted(ISO_4217)})
+]
 Category = _bounded_text(64, 1)
 Merchant = _bounded_text(128)
 Description = _bounded_text(500)
@@ -147,7 +215,7 @@ class UserCreate(BaseModel):
     username: Annotated[
         str, StringConstraints(min_length=3, max_length=64, pattern=r"^[A-Za-z0-9_.@-]+$")
     ]
-    password: Annotated[str, StringConstraints(max_length=4096)]
+    password: Annotated[str, StringConstraints(max_length=4096), AfterValidator(_unicode_text)]
 
 
 class UserPublic(BaseModel):

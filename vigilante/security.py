@@ -12,6 +12,7 @@ import secrets
 import time
 from pathlib import Path
 
+import bcrypt
 import jwt
 from pwdlib import PasswordHash
 from pwdlib.hashers.argon2 import Argon2Hasher
@@ -22,6 +23,7 @@ from vigilante.config import Settings
 ALGORITHM = "HS256"
 MIN_KEY_BYTES = 32
 BCRYPT_MAX_BYTES = 72
+MAX_ID = 2**63 - 1
 _PLACEHOLDERS = {"changeme", "change-me", "changethis", "secret", "your-secret-key"}
 
 password_hash = PasswordHash((Argon2Hasher(), BcryptHasher()))
@@ -77,12 +79,17 @@ def verify_password(password: str, stored_hash: str | None) -> tuple[bool, str |
     if stored_hash is None:
         password_hash.verify(password, DUMMY_HASH)
         return False, None
+    raw = password.encode("utf-8", "surrogatepass")
     if stored_hash.startswith("$2"):
-        # bcrypt only ever saw the first 72 bytes (passlib truncated; bcrypt 5 raises instead).
-        raw = password.encode()[:BCRYPT_MAX_BYTES]
-        password = raw.decode("utf-8", errors="ignore")
+        # bcrypt only ever saw the first 72 bytes (passlib truncated; bcrypt 5 raises instead),
+        # even when the cut falls inside a multi-byte character: compare exactly those bytes.
+        try:
+            ok = bcrypt.checkpw(raw[:BCRYPT_MAX_BYTES], stored_hash.encode())
+        except ValueError:  # a malformed stored hash
+            return False, None
+        return ok, (password_hash.hash(password) if ok else None)
     try:
-        return password_hash.verify_and_update(password, stored_hash)
+        return password_hash.verify_and_update(raw, stored_hash)
     except Exception:
         return False, None
 
@@ -143,6 +150,8 @@ def decode_access_token(token: str, key: bytes) -> int | None:
             algorithms=[ALGORITHM],
             options={"require": ["exp", "sub", "iat"], "enforce_minimum_key_length": True},
         )
-        return int(payload["sub"])
+        user_id = int(payload["sub"])
     except (jwt.PyJWTError, ValueError, TypeError):
         return None
+    # A signed but absurd id (2**70) must not reach the database: SQLite would overflow.
+    return user_id if 1 <= user_id <= MAX_ID else None

@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Engine, insert, select
+from sqlalchemy import Engine, delete, insert, select
 
 from models.detector import probability
 from models.evidence import weigh
@@ -25,6 +25,8 @@ from vigilante.history import HistoryCache, event_key
 from vigilante.rendering import expense_out
 from vigilante.schemas import ExpenseIn
 from vigilante.tables import expenses, idempotency_keys, users
+
+PRUNE_EVERY_MS = 10 * 60_000
 
 
 class IdempotencyConflict(Exception):
@@ -46,9 +48,21 @@ def to_ms(moment: datetime) -> int:
     return int(moment.timestamp() * 1000)
 
 
-def request_hash(items: list[ExpenseIn]) -> str:
-    body = json.dumps([i.model_dump(mode="json") for i in items], sort_keys=True)
+def request_hash(items: list[ExpenseIn], single: bool) -> str:
+    """What a key promises to repeat: the parsed expenses and which endpoint (one or a batch)."""
+    body = json.dumps(
+        {"single": single, "items": [i.model_dump(mode="json") for i in items]}, sort_keys=True
+    )
     return hashlib.sha256(body.encode()).hexdigest()
+
+
+def prune_idempotency_keys(engine: Engine, older_than_ms: int) -> int:
+    """Forget keys created before ``older_than_ms`` (an index range on ``created_ms``)."""
+    with write_transaction(engine) as conn:
+        gone = conn.execute(
+            delete(idempotency_keys).where(idempotency_keys.c.created_ms < older_than_ms)
+        )
+    return gone.rowcount
 
 
 @dataclass
@@ -58,6 +72,9 @@ class Ingestor:
     histories: HistoryCache
     currency: str
     max_future_minutes: int
+    # A key is honoured for this long after its first use (Stripe: 24 h), then forgotten.
+    idempotency_ttl_ms: int = 48 * 3_600_000
+    _next_prune_ms: int = 0
 
     def _row(self, user_id: int, item: ExpenseIn, received: int, index: int | None) -> dict:
         occurred = to_ms(item.occurred_at) if item.occurred_at else received
@@ -97,7 +114,7 @@ class Ingestor:
             self._row(user_id, item, received, None if single else i)
             for i, item in enumerate(items)
         ]
-        digest = request_hash(items) if idempotency_key else ""
+        digest = request_hash(items, single) if idempotency_key else ""
         lock = self.histories.user_lock(user_id)
         with lock:
             try:
@@ -110,6 +127,9 @@ class Ingestor:
                 raise
         if not replayed:
             self.detectors.note_stored(user_id, user_rows)
+        if idempotency_key and received >= self._next_prune_ms:
+            self._next_prune_ms = received + PRUNE_EVERY_MS
+            prune_idempotency_keys(self.engine, received - self.idempotency_ttl_ms)
         return out, replayed
 
     def _ingest_locked(self, user_id, rows, alert_rate, lang, idempotency_key, digest):
@@ -117,12 +137,26 @@ class Ingestor:
             conn.execute(select(users.c.id).where(users.c.id == user_id).with_for_update())
             if idempotency_key:
                 previous = conn.execute(
-                    select(idempotency_keys.c.request_hash, idempotency_keys.c.response).where(
+                    select(
+                        idempotency_keys.c.request_hash,
+                        idempotency_keys.c.response,
+                        idempotency_keys.c.created_ms,
+                    ).where(
                         idempotency_keys.c.user_id == user_id,
                         idempotency_keys.c.key == idempotency_key,
                     )
                 ).first()
-                if previous is not None:
+                expired = previous is not None and previous.created_ms < (
+                    now_ms() - self.idempotency_ttl_ms
+                )
+                if expired:
+                    conn.execute(
+                        delete(idempotency_keys).where(
+                            idempotency_keys.c.user_id == user_id,
+                            idempotency_keys.c.key == idempotency_key,
+                        )
+                    )
+                elif previous is not None:
                     if previous.request_hash != digest:
                         raise IdempotencyConflict()
                     replayed = self._replay(conn, user_id, json.loads(previous.response), lang)

@@ -90,6 +90,21 @@ idempotency_keys = Table(
     Column("status_code", Integer, nullable=False),
     Column("response", Text, nullable=False),
     Column("created_ms", BigInteger, nullable=False),
+    # Keys older than the retention period are pruned by this range.
+    Index("ix_idempotency_keys_created", "created_ms"),
+)
+
+# Login attempts that failed (or are being checked) within the throttling window; pruned.
+login_failures = Table(
+    "login_failures",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("account", String(64), nullable=False),
+    Column("address", String(64), nullable=False),
+    Column("at_ms", BigInteger, nullable=False),
+    Index("ix_login_failures_account_at", "account", "at_ms"),
+    Index("ix_login_failures_address_at", "address", "at_ms"),
+    Index("ix_login_failures_at", "at_ms"),
 )
 
 # -- Alerts (docs/alerts.md): rules and budgets a person writes, the alert feed, where alerts

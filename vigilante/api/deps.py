@@ -14,6 +14,7 @@ from vigilante.detection import DetectorService
 from vigilante.security import decode_access_token
 from vigilante.service import Ingestor
 from vigilante.tables import users
+from vigilante.throttle import LoginThrottle
 
 
 @dataclass
@@ -23,6 +24,7 @@ class AppContext:
     secret_key: bytes
     detectors: DetectorService
     ingestor: Ingestor
+    throttle: LoginThrottle | None = None
     local_user_id: int | None = None
     known_users: set[int] = field(default_factory=set)
 

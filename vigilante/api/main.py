@@ -26,6 +26,7 @@ from vigilante.migrate import prepare as prepare_schema
 from vigilante.security import hash_password, load_secret_key
 from vigilante.service import Ingestor, now_ms
 from vigilante.tables import users as users_table
+from vigilante.throttle import LoginThrottle
 
 log = logging.getLogger("vigilante")
 
@@ -80,8 +81,19 @@ def build_context(settings: Settings) -> AppContext:
         histories=HistoryCache(settings.timezone),
         currency=settings.currency,
         max_future_minutes=settings.max_future_minutes,
+        idempotency_ttl_ms=settings.idempotency_hours * 3_600_000,
     )
-    ctx = AppContext(settings, engine, secret_key, detectors, ingestor)
+    throttle = LoginThrottle(
+        engine,
+        window_s=settings.login_window_seconds,
+        max_failures=settings.login_max_failures,
+        max_failures_account=settings.login_max_failures_account,
+        max_failures_address=settings.login_max_failures_address,
+        slow_after=settings.login_slow_after,
+        delay_ms=settings.login_delay_ms,
+        delay_max_ms=settings.login_delay_max_ms,
+    )
+    ctx = AppContext(settings, engine, secret_key, detectors, ingestor, throttle=throttle)
     if not settings.auth_enabled:
         ctx.local_user_id = _local_user(engine, settings.local_username)
     return ctx
@@ -114,12 +126,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(router)
     for router in (alerts_routes.router, rules.router, budgets.router, webhooks.router, me.router):
         app.include_router(router)
+    errors.document(app)
+    # Added last = outermost: the body limit answers before anything reads the body, and every
+    # answer (413s and CORS preflights included) carries the security headers.
     app.add_middleware(
         CORSMiddleware,
         allow_origins=settings.cors_origins,
-        allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+        allow_methods=["GET", "POST", "PATCH", "DELETE"],
         allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "Accept-Language"],
+        expose_headers=["Retry-After"],
+        allow_credentials=False,  # bearer tokens, no cookies
     )
-    app.add_middleware(SecurityHeaders)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(SecurityHeaders)
     return app

@@ -6,12 +6,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, HTTPException, Path, Query
 from fastapi.responses import JSONResponse
-from pydantic import AfterValidator, AwareDatetime
+from pydantic import AwareDatetime
 from sqlalchemy import select
 
 from vigilante.api.deps import Context, CurrentUser, Lang
 from vigilante.queries import EventFilter, get_event, list_events, set_feedback
-from vigilante.schemas import ExpenseIn, ExpenseOut, FeedbackIn, clean_filter
+from vigilante.schemas import Account, Category, ExpenseIn, ExpenseOut, FeedbackIn
 from vigilante.tables import users
 
 router = APIRouter(tags=["events"])
@@ -77,10 +77,8 @@ def get_events(
     before_id: Annotated[int | None, Query(ge=1, le=2**63 - 1)] = None,
     after_id: Annotated[int | None, Query(ge=0, le=2**63 - 1)] = None,
     anomalies_only: bool = False,
-    category: Annotated[
-        str | None, Query(min_length=1, max_length=64), AfterValidator(clean_filter)
-    ] = None,
-    account: Annotated[str | None, Query(max_length=64), AfterValidator(clean_filter)] = None,
+    category: Annotated[Category | None, Query()] = None,
+    account: Annotated[Account | None, Query()] = None,
     start: Annotated[AwareDatetime | None, Query(alias="from")] = None,
     end: Annotated[AwareDatetime | None, Query(alias="to")] = None,
 ):

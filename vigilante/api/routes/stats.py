@@ -9,9 +9,8 @@ from fastapi import APIRouter, HTTPException, Query
 from pydantic import AwareDatetime
 
 from vigilante.api.deps import Context, CurrentUser
-from vigilante.currencies import ISO_4217
 from vigilante.queries import stats
-from vigilante.schemas import Stats
+from vigilante.schemas import Currency, Stats
 
 router = APIRouter(tags=["stats"])
 
@@ -28,7 +27,7 @@ def get_stats(
     user_id: CurrentUser,
     start: Annotated[AwareDatetime | None, Query(alias="from")] = None,
     end: Annotated[AwareDatetime | None, Query(alias="to")] = None,
-    currency: Annotated[str | None, Query(min_length=3, max_length=3)] = None,
+    currency: Annotated[Currency | None, Query()] = None,
 ):
     """Totals, count, anomalies and rate, by category and by day (default: the last 30 days)."""
     end = end or datetime.now(UTC) + timedelta(minutes=ctx.settings.max_future_minutes)
@@ -37,7 +36,5 @@ def get_stats(
         raise _bad("from", "must be before 'to'")
     if end - start > timedelta(days=ctx.settings.max_stats_days):
         raise _bad("from", f"the range may span at most {ctx.settings.max_stats_days} days")
-    currency = (currency or ctx.settings.currency).upper()
-    if currency not in ISO_4217:
-        raise _bad("currency", "must be an ISO 4217 currency code")
+    currency = currency or ctx.settings.currency
     return stats(ctx.engine, user_id, start, end, currency, ctx.settings.timezone)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import re
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, status
+from fastapi import APIRouter, Depends, HTTPException, Request, status
 from fastapi.security import OAuth2PasswordRequestForm
 from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
+from starlette.concurrency import run_in_threadpool
 
 from vigilante.api.deps import Context
 from vigilante.schemas import Token, UserCreate, UserPublic
@@ -19,8 +22,12 @@ from vigilante.security import (
 )
 from vigilante.service import now_ms
 from vigilante.tables import users
+from vigilante.throttle import TooManyAttempts
 
 router = APIRouter(tags=["users"])
+
+USERNAME = re.compile(r"^[A-Za-z0-9_.@-]{3,64}$")
+MAX_PASSWORD_CHARS = 4096
 
 BAD_LOGIN = HTTPException(
     status_code=status.HTTP_401_UNAUTHORIZED,
@@ -56,21 +63,62 @@ def create_user(body: UserCreate, ctx: Context):
     return {"id": user_id, "username": body.username}
 
 
-@router.post("/token", response_model=Token, responses={401: {"description": "Bad credentials"}})
-def login(form: Annotated[OAuth2PasswordRequestForm, Depends()], ctx: Context):
-    """Exchange username and password for a bearer token (OAuth2 password form)."""
-    # No username holds a NUL (signup allows [A-Za-z0-9_.@-]), and PostgreSQL refuses one.
-    username = "" if "\x00" in form.username else form.username[:64]
-    with ctx.engine.connect() as conn:
-        row = conn.execute(
-            select(users.c.id, users.c.password_hash).where(users.c.username == username)
-        ).first()
-    password = form.password[:4096]
-    ok, new_hash = verify_password(password, row.password_hash if row else None)
+def client_address(request: Request) -> str:
+    """The peer's address; behind a proxy run uvicorn with --proxy-headers so this is the client."""
+    return request.client.host if request.client else "unknown"
+
+
+def _check_password(ctx: Context, username: str, password: str) -> int | None:
+    """The user id when the password is right (upgrading an outdated hash), else None."""
+    row = None
+    # A name no account can have (NUL bytes, megabytes) is never sent to the database; the
+    # dummy hash is still checked so the answer takes as long as for a real account.
+    if USERNAME.match(username):
+        with ctx.engine.connect() as conn:
+            row = conn.execute(
+                select(users.c.id, users.c.password_hash).where(users.c.username == username)
+            ).first()
+    ok, new_hash = verify_password(
+        password[:MAX_PASSWORD_CHARS], row.password_hash if row else None
+    )
     if not ok or row is None:
-        raise BAD_LOGIN
+        return None
     if new_hash:  # an old bcrypt hash, or Argon2 parameters that have since been raised
         with ctx.engine.begin() as conn:
             conn.execute(update(users).where(users.c.id == row.id).values(password_hash=new_hash))
-    token, expires_in = create_access_token(row.id, ctx.secret_key, ctx.settings.token_minutes)
+    return row.id
+
+
+@router.post(
+    "/token",
+    response_model=Token,
+    responses={
+        401: {"description": "Bad credentials"},
+        429: {"description": "Too many failed logins"},
+    },
+)
+async def login(
+    request: Request, form: Annotated[OAuth2PasswordRequestForm, Depends()], ctx: Context
+):
+    """Exchange username and password for a bearer token (OAuth2 password form).
+
+    Repeated failures slow down and then get 429 with Retry-After (per account and per client
+    address); a correct login works again once the window has passed.
+    """
+    throttle = ctx.throttle
+    try:
+        attempt = await run_in_threadpool(throttle.begin, form.username, client_address(request))
+    except TooManyAttempts as exc:
+        raise HTTPException(
+            status_code=status.HTTP_429_TOO_MANY_REQUESTS,
+            detail=f"too many failed logins: try again in {exc.retry_after_s} s",
+            headers={"Retry-After": str(exc.retry_after_s)},
+        ) from None
+    if attempt.delay_s:
+        await asyncio.sleep(attempt.delay_s)  # awaited: a slowed attempt holds no thread
+    user_id = await run_in_threadpool(_check_password, ctx, form.username, form.password)
+    if user_id is None:
+        raise BAD_LOGIN
+    await run_in_threadpool(throttle.succeeded, attempt)
+    token, expires_in = create_access_token(user_id, ctx.secret_key, ctx.settings.token_minutes)
     return {"access_token": token, "token_type": "bearer", "expires_in": expires_in}

@@ -3,8 +3,8 @@
 Existing spenders start with their cursor at their newest expense: alerts begin with what
 arrives after this migration, rather than replaying years of history into the feed.
 
-Revision ID: 0002
-Revises: 0001
+Revision ID: 0003
+Revises: 0002
 Created: 2026-11-27 00:02:18.979119
 """
 
@@ -13,8 +13,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0002"
-down_revision = "0001"
+revision = "0003"
+down_revision = "0002"
 branch_labels = None
 depends_on = None
 

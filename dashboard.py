@@ -1,0 +1,459 @@
+"""Live dashboard: ``streamlit run dashboard.py`` (port 8501 under ``make run``).
+
+The page reads top to bottom: sidebar (language, login, live switch), guard (API reachable,
+logged in), then two tabs. The live part is one fragment that reruns every
+``VIGILANTE_REFRESH_SECONDS``: it asks only for expenses newer than the newest it has, plus
+``/stats``, so the rest of the page (filters, forms) keeps its state and nothing flickers.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import altair as alt
+import pandas as pd
+import streamlit as st
+
+from vigilante import i18n, ui
+from vigilante.client import ApiError, VigilanteClient
+from vigilante.config import get_settings
+from vigilante.feed import LiveFeed, kpis, stats_window
+
+settings = get_settings()
+st.set_page_config(page_title="Vigilante de Gastos", page_icon=":material/shield:", layout="wide")
+lang = ui.language_switch()
+t = ui.t
+client = ui.session_client()
+
+ZONE = ZoneInfo(settings.timezone)
+# Six figures side by side beside the sidebar: a slightly smaller number keeps R$ millions whole.
+METRIC_CSS = "<style>[data-testid='stMetricValue'] {font-size: 1.8rem;}</style>"
+SEVERITY_COLORS = {"none": "#9aa5b1", "low": "#f2c94c", "medium": "#f2994a", "high": "#eb5757"}
+ACCENT = "#2f80ed"
+ANOMALY = "#eb5757"
+
+# Charts speak the user's language: decimal comma and Portuguese month names in pt-BR.
+D3_LOCALE = {
+    "pt-BR": {
+        "number": {"decimal": ",", "thousands": ".", "grouping": [3], "currency": ["R$ ", ""]},
+        "time": {
+            "dateTime": "%A, %e de %B de %Y. %X",
+            "date": "%d/%m/%Y",
+            "time": "%H:%M:%S",
+            "periods": ["AM", "PM"],
+            "days": ["Domingo", "Segunda", "Terça", "Quarta", "Quinta", "Sexta", "Sábado"],
+            "shortDays": ["Dom", "Seg", "Ter", "Qua", "Qui", "Sex", "Sáb"],
+            "months": [
+                "Janeiro",
+                "Fevereiro",
+                "Março",
+                "Abril",
+                "Maio",
+                "Junho",
+                "Julho",
+                "Agosto",
+                "Setembro",
+                "Outubro",
+                "Novembro",
+                "Dezembro",
+            ],  # fmt: skip
+            "shortMonths": [
+                "Jan",
+                "Fev",
+                "Mar",
+                "Abr",
+                "Mai",
+                "Jun",
+                "Jul",
+                "Ago",
+                "Set",
+                "Out",
+                "Nov",
+                "Dez",
+            ],  # fmt: skip
+        },
+    },
+    "en": {
+        "number": {"decimal": ".", "thousands": ",", "grouping": [3], "currency": ["R$", ""]},
+    },
+}
+
+
+def chart(spec: alt.TopLevelMixin) -> None:
+    st.altair_chart(spec.configure(locale=D3_LOCALE[lang]), width="stretch")
+
+
+def money(value: float) -> str:
+    return i18n.money(value, lang)
+
+
+def last_seen(moment: str | None) -> str:
+    """Today: the time to the second (it ticks while expenses arrive); else the date too."""
+    if moment is None:
+        return "—"
+    local = datetime.fromisoformat(moment.replace("Z", "+00:00")).astimezone(ZONE)
+    if local.date() == datetime.now(ZONE).date():
+        return local.strftime("%H:%M:%S")
+    return i18n.when(local, lang, settings.timezone)
+
+
+# -- live part --------------------------------------------------------------------------------
+
+
+def show_kpis(stats: dict, new_count: int) -> None:
+    k = kpis(stats, datetime.now(UTC), settings.timezone)
+    row1 = st.columns(3)
+    row2 = st.columns(3)
+    row1[0].metric(t("kpi_today"), money(k.today), border=True)
+    row1[1].metric(t("kpi_month"), money(k.month), border=True)
+    row1[2].metric(
+        t("kpi_count"),
+        i18n.number(k.month_count, lang),
+        delta=t("kpi_new", count=new_count) if new_count else None,
+        delta_color="off",
+        border=True,
+    )
+    row2[0].metric(t("kpi_anomalies"), i18n.number(k.month_anomalies, lang), border=True)
+    row2[1].metric(t("kpi_rate"), i18n.percent(k.month_rate, lang), border=True)
+    row2[2].metric(t("kpi_last"), last_seen(k.last_event_at), border=True)
+
+
+def daily_chart(stats: dict) -> None:
+    days = pd.DataFrame(stats["by_day"], columns=["day", "total", "count", "anomalies"])
+    st.markdown(f"**{t('chart_days')}**")
+    if days.empty:
+        st.caption(t("no_expenses"))
+        return
+    days["day"] = pd.to_datetime(days["day"])
+    days["label"] = days["total"].map(money)
+    base = alt.Chart(days).encode(
+        x=alt.X("day:T", title=None, axis=alt.Axis(format="%d/%m" if lang == "pt-BR" else "%b %d"))
+    )
+    tooltip = [
+        alt.Tooltip("day:T", title=t("day"), format="%d/%m/%Y"),
+        alt.Tooltip("label:N", title=t("total")),
+        alt.Tooltip("count:Q", title=t("count")),
+        alt.Tooltip("anomalies:Q", title=t("anomalies")),
+    ]
+    bars = base.mark_bar(color=ACCENT, cornerRadiusTopLeft=3, cornerRadiusTopRight=3).encode(
+        y=alt.Y("total:Q", title=None, axis=alt.Axis(format="~s")), tooltip=tooltip
+    )
+    dots = (
+        base.transform_filter("datum.anomalies > 0")
+        .mark_circle(color=ANOMALY, opacity=0.9, stroke="white", strokeWidth=1)
+        .encode(
+            y="total:Q",
+            size=alt.Size("anomalies:Q", legend=None, scale=alt.Scale(range=[40, 400])),
+            tooltip=tooltip,
+        )
+    )
+    chart((bars + dots).properties(height=260))
+    st.caption(t("chart_days_help"))
+
+
+def category_chart(stats: dict) -> None:
+    st.markdown(f"**{t('chart_categories')}**")
+    rows = pd.DataFrame(stats["by_category"], columns=["category", "total", "count", "anomalies"])
+    if rows.empty:
+        st.caption(t("no_expenses"))
+        return
+    rows = rows.nlargest(10, "total")
+    rows["label"] = rows["total"].map(money)
+    bars = (
+        alt.Chart(rows)
+        .mark_bar(color=ACCENT, cornerRadiusTopRight=3, cornerRadiusBottomRight=3)
+        .encode(
+            y=alt.Y("category:N", sort="-x", title=None, axis=alt.Axis(labelLimit=160)),
+            x=alt.X("total:Q", title=None, axis=alt.Axis(format="~s")),
+            tooltip=[
+                alt.Tooltip("category:N", title=t("category")),
+                alt.Tooltip("label:N", title=t("total")),
+                alt.Tooltip("count:Q", title=t("count")),
+                alt.Tooltip("anomalies:Q", title=t("anomalies")),
+            ],
+        )
+    )
+    chart(bars.properties(height=260))
+
+
+def reasons_chart(feed: LiveFeed) -> None:
+    st.markdown(f"**{t('chart_kinds')}**")
+    counts = feed.reason_counts()
+    if not counts:
+        st.caption(t("no_anomalies"))
+        return
+    rows = pd.DataFrame(
+        [{"reason": i18n.reason_label(code, lang), "n": n} for code, n in counts.items()]
+    )
+    bars = (
+        alt.Chart(rows)
+        .mark_bar(color=ANOMALY, cornerRadiusTopRight=3, cornerRadiusBottomRight=3)
+        .encode(
+            y=alt.Y("reason:N", sort="-x", title=None, axis=alt.Axis(labelLimit=220)),
+            x=alt.X("n:Q", title=None, axis=alt.Axis(tickMinStep=1, format="d")),
+            tooltip=[alt.Tooltip("reason:N", title=t("reasons")), alt.Tooltip("n:Q", title="#")],
+        )
+    )
+    chart(bars.properties(height=alt.Step(26)))
+    st.caption(t("chart_kinds_help", count=len(feed.anomalies)))
+
+
+def stream_chart(feed: LiveFeed) -> None:
+    st.markdown(f"**{t('chart_stream')}**")
+    if not feed.events:
+        st.caption(t("no_expenses"))
+        return
+    rows = pd.DataFrame(
+        {
+            "id": e["id"],
+            "amount": e["amount"],
+            "label": money(e["amount"]),
+            "merchant": e["merchant"] or "—",
+            "severity": e["severity"] if e["is_anomaly"] else "none",
+            "sev": i18n.severity(e["severity"] if e["is_anomaly"] else "none", lang),
+            "reason": e["reasons"][0]["message"] if e["is_anomaly"] and e["reasons"] else "",
+        }
+        for e in feed.events
+    )
+    order = list(SEVERITY_COLORS)
+    points = (
+        alt.Chart(rows)
+        .mark_circle(opacity=0.85)
+        .encode(
+            x=alt.X("id:Q", title=None, axis=None, scale=alt.Scale(zero=False)),
+            y=alt.Y(
+                "amount:Q", title=None, scale=alt.Scale(type="log"), axis=alt.Axis(format="~s")
+            ),
+            color=alt.Color(
+                "severity:N",
+                scale=alt.Scale(domain=order, range=[SEVERITY_COLORS[s] for s in order]),
+                legend=None,
+            ),
+            size=alt.condition("datum.severity != 'none'", alt.value(140), alt.value(30)),
+            tooltip=[
+                alt.Tooltip("merchant:N", title=t("merchant")),
+                alt.Tooltip("label:N", title=t("amount")),
+                alt.Tooltip("sev:N", title=t("severity")),
+                alt.Tooltip("reason:N", title=t("reasons")),
+            ],
+        )
+    )
+    chart(points.properties(height=220))
+    st.caption(t("chart_stream_help", count=len(feed.events)))
+
+
+def give_feedback(feed: LiveFeed, expense_id: int, label: str) -> None:
+    """Button callback: runs before the page (or fragment) reruns, so the card shows it."""
+    try:
+        feed.replace(client.feedback(expense_id, label))
+    except ApiError as exc:
+        st.session_state["feedback_error"] = exc.message
+
+
+def anomaly_card(feed: LiveFeed, e: dict) -> None:
+    with st.container(border=True):
+        color = {"high": "red", "medium": "orange", "low": "yellow"}.get(e["severity"], "gray")
+        st.markdown(
+            f":{color}-badge[{i18n.severity(e['severity'], lang).upper()}] "
+            f"**{money(e['amount'])}** · {e['merchant'] or '—'} · {e['category']}  \n"
+            f":gray[{e['account'] or '—'} · "
+            f"{i18n.when(e['occurred_at'], lang, settings.timezone)} · "
+            f"{t('score')} {i18n.number(e['score'], lang, 2)}]"
+        )
+        st.markdown("\n".join(f"- {r['message']}" for r in e["reasons"]) or t("no_reasons"))
+        if e["feedback"]:
+            st.caption(f"{t('feedback')}: {t('fb_' + e['feedback'])}")
+            return
+        buttons = st.columns(2)
+        buttons[0].button(
+            t("btn_fine"),
+            key=f"fb_legit_{e['id']}",
+            on_click=give_feedback,
+            args=(feed, e["id"], "legit"),
+            width="stretch",
+        )
+        buttons[1].button(
+            t("btn_confirm"),
+            key=f"fb_fraud_{e['id']}",
+            on_click=give_feedback,
+            args=(feed, e["id"], "fraud"),
+            type="primary",
+            width="stretch",
+        )
+
+
+def latest_anomalies(feed: LiveFeed, shown: int = 5) -> None:
+    st.markdown(f"**{t('latest_anomalies')}**")
+    if "feedback_error" in st.session_state:
+        st.error(t("api_error", message=st.session_state.pop("feedback_error")))
+    if not feed.anomalies:
+        st.info(t("no_anomalies"))
+        return
+    for e in feed.anomalies[:shown]:
+        anomaly_card(feed, e)
+
+
+def live_overview(api: VigilanteClient) -> None:
+    feed: LiveFeed | None = st.session_state.get("feed")
+    if feed is None or feed.lang != lang:  # reasons come rendered in one language
+        feed = st.session_state["feed"] = LiveFeed(lang=lang)
+    was_loaded = feed.loaded
+    try:
+        new_count = feed.poll(api)
+        stats = api.stats(start=stats_window(datetime.now(UTC), settings.timezone))
+    except ApiError as exc:
+        ui.handle_session_error(api, exc)
+        return
+    show_kpis(stats, new_count if was_loaded else 0)
+    left, right = st.columns([3, 2])
+    with left:
+        daily_chart(stats)
+    with right:
+        category_chart(stats)
+    left, right = st.columns([3, 2])
+    with left:
+        latest_anomalies(feed)
+    with right:
+        reasons_chart(feed)
+        stream_chart(feed)
+
+
+# -- history ----------------------------------------------------------------------------------
+
+
+def history_rows(events: list[dict]) -> pd.DataFrame:
+    return pd.DataFrame(
+        [
+            {
+                "id": e["id"],
+                t("when"): i18n.when(e["occurred_at"], lang, settings.timezone),
+                t("amount"): money(e["amount"]),
+                t("category"): e["category"],
+                t("merchant"): e["merchant"],
+                t("account"): e["account"],
+                t("score"): e["score"],
+                t("anomaly"): i18n.severity(e["severity"], lang) if e["is_anomaly"] else "",
+                t("reasons"): "; ".join(r["message"] for r in e["reasons"]),
+                t("feedback"): t("fb_" + e["feedback"]) if e["feedback"] else "",
+            }
+            for e in events
+        ],
+        columns=["id"]
+        + [
+            t(k)
+            for k in (
+                "when",
+                "amount",
+                "category",
+                "merchant",
+                "account",
+                "score",
+                "anomaly",
+                "reasons",
+                "feedback",
+            )  # fmt: skip
+        ],
+    )
+
+
+def history(api: VigilanteClient) -> None:
+    feed: LiveFeed | None = st.session_state.get("feed")
+    today = datetime.now(ZONE).date()
+    cols = st.columns([2, 2, 2, 1], vertical_alignment="bottom")
+    period = cols[0].date_input(
+        t("period"),
+        value=(today - timedelta(days=30), today),
+        max_value=today + timedelta(days=1),
+        format="DD/MM/YYYY" if lang == "pt-BR" else "YYYY-MM-DD",
+        key="hist_period",
+    )
+    categories = sorted({e["category"] for e in feed.events}) if feed else []
+    accounts = sorted({e["account"] for e in feed.events if e["account"]}) if feed else []
+    category = cols[1].selectbox(
+        t("category"),
+        [None, *categories],
+        format_func=lambda c: t("all_categories") if c is None else c,
+        accept_new_options=True,
+        key="hist_category",
+    )
+    account = cols[2].selectbox(
+        t("account"),
+        [None, *accounts],
+        format_func=lambda a: t("all_accounts") if a is None else a,
+        accept_new_options=True,
+        key="hist_account",
+    )
+    only = cols[3].toggle(t("anomalies_only"), key="hist_only")
+    start = end = None
+    if isinstance(period, tuple) and period:
+        start = datetime.combine(period[0], datetime.min.time(), ZONE)
+        last = period[1] if len(period) > 1 else period[0]
+        end = datetime.combine(last + timedelta(days=1), datetime.min.time(), ZONE)
+    query = {
+        "start": start,
+        "end": end,
+        "category": category or None,
+        "account": account or None,
+        "anomalies_only": only,
+    }
+    state = st.session_state.get("history")
+    if state is None or state["query"] != query or state["lang"] != lang:
+        state = {"query": query, "lang": lang, "rows": [], "done": False}
+        st.session_state["history"] = state
+    try:
+        if not state["rows"] and not state["done"]:
+            page = api.events(limit=200, **query)
+            state["rows"], state["done"] = page, len(page) < 200
+        if not state["done"] and st.button(t("load_more"), key="hist_more"):
+            page = api.events(limit=200, before_id=state["rows"][-1]["id"], **query)
+            state["rows"] += page
+            state["done"] = len(page) < 200
+    except ApiError as exc:
+        ui.handle_session_error(api, exc)
+        return
+    table = history_rows(state["rows"])
+    st.dataframe(
+        table,
+        hide_index=True,
+        width="stretch",
+        height=420,
+        column_config={
+            "id": st.column_config.NumberColumn("#", width="small"),
+            t("score"): st.column_config.ProgressColumn(
+                t("score"), min_value=0.0, max_value=1.0, format="%.2f", width="small"
+            ),
+            t("reasons"): st.column_config.TextColumn(t("reasons"), width="large"),
+        },
+        key="hist_table",
+    )
+    foot = st.columns([3, 1], vertical_alignment="center")
+    foot[0].caption(t("showing", count=len(table)))
+    foot[1].download_button(
+        t("export_csv"),
+        table.to_csv(index=False).encode("utf-8-sig"),
+        file_name="vigilante-despesas.csv" if lang == "pt-BR" else "vigilante-expenses.csv",
+        mime="text/csv",
+        key="hist_csv",
+        width="stretch",
+    )
+
+
+# -- the page ---------------------------------------------------------------------------------
+
+st.html(METRIC_CSS)
+st.title(f":material/shield: {t('app_title')}")
+if not ui.require_api(client):
+    st.stop()
+ui.require_login(client)
+ui.account_box(client)
+live = st.sidebar.toggle(t("refresh_live"), value=True, key="live")
+st.caption(
+    t("dash_caption", seconds=f"{settings.refresh_seconds:g}") if live else f"⏸ {t('paused')}"
+)
+
+overview_tab, history_tab = st.tabs([t("tab_overview"), t("tab_history")])
+with overview_tab:
+    st.fragment(run_every=settings.refresh_seconds if live else None)(live_overview)(client)
+with history_tab:
+    st.fragment(history)(client)

@@ -1,0 +1,124 @@
+"""The live dashboard (AppTest) against a real API, and the feed it polls with."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from tests.live_api import login
+from vigilante.client import VigilanteClient
+from vigilante.feed import LiveFeed, kpis, stats_window
+
+TZ = "America/Sao_Paulo"
+
+
+def seeded_user(api) -> tuple[str, VigilanteClient]:
+    """A user with three expenses, the last a duplicate of the second (an anomaly)."""
+    username, password = api.new_user("dash")
+    client = VigilanteClient(api.url)
+    client.login(username, password)
+    now = datetime.now(UTC)
+    bakery = {"amount": "18.90", "category": "padaria", "merchant": "Pão de Mel"}
+    client.post_event(bakery | {"occurred_at": (now - timedelta(hours=3)).isoformat()})
+    market = {"amount": "212.35", "category": "mercado", "merchant": "Dia a Dia"}
+    client.post_event(market | {"occurred_at": (now - timedelta(minutes=4)).isoformat()})
+    client.post_event(market | {"occurred_at": (now - timedelta(minutes=1)).isoformat()})
+    return username, client
+
+
+def metrics(at) -> dict[str, str]:
+    return {m.label: m.value for m in at.metric}
+
+
+def test_login_then_kpis_anomalies_and_feedback(live_api, open_app):
+    username, client = seeded_user(live_api)
+    at = open_app("dashboard.py", live_api.url)
+    assert not at.exception
+    assert at.text_input(key="login_username")  # the login form, nothing else yet
+    assert not at.metric
+    at = login(at, username)
+    assert not at.exception
+    shown = metrics(at)
+    assert shown["Despesas no mês"] == "3"
+    assert shown["Anomalias no mês"] == "1"
+    assert shown["Taxa de anomalias"] == "33,3%"
+    assert shown["Gasto no mês"] == "R$ 443,60"
+    text = "\n".join(m.value for m in at.markdown)
+    assert "**R$ 212,35** · Dia a Dia · mercado" in text
+    assert "mesmo valor em Dia a Dia há 3 min" in text
+    # "This is fine" on the anomaly: stored by the API, and the card says so.
+    anomaly = client.events(anomalies_only=True)[0]
+    at.button(key=f"fb_legit_{anomaly['id']}").click().run()
+    assert not at.exception
+    assert client.event(anomaly["id"])["feedback"] == "legit"
+    assert any("Avaliação: tudo certo" in c.value for c in at.caption)
+
+
+def test_new_expenses_appear_on_the_next_refresh(live_api, open_app):
+    username, client = seeded_user(live_api)
+    at = login(open_app("dashboard.py", live_api.url), username)
+    client.post_event({"amount": "3.50", "category": "café", "merchant": "Café Central"})
+    at.run()  # what the fragment's timer does every VIGILANTE_REFRESH_SECONDS
+    assert metrics(at)["Despesas no mês"] == "4"
+    assert "+1 agora" in str(at.metric[2].proto.delta)
+
+
+def test_history_filters_and_csv_export(live_api, open_app):
+    username, _ = seeded_user(live_api)
+    at = login(open_app("dashboard.py", live_api.url), username)
+    table = at.dataframe[0].value
+    assert len(table) == 3 and "Dia a Dia" in set(table["Estabelecimento"])
+    at.toggle(key="hist_only").set_value(True).run()
+    table = at.dataframe[0].value
+    assert len(table) == 1 and table.iloc[0]["Anomalia"] in {"baixa", "média", "alta"}
+    assert at.get("download_button")
+
+
+def test_english_switch(live_api, open_app):
+    username, _ = seeded_user(live_api)
+    at = login(open_app("dashboard.py", live_api.url), username)
+    at.selectbox(key="lang").select("en").run()
+    assert not at.exception
+    assert "Expense Watchdog" in at.title[0].value
+    assert metrics(at)["Spent this month"] == "R$443.60"
+    assert any("same amount at Dia a Dia 3 min ago" in m.value for m in at.markdown)
+
+
+def test_auth_off_needs_no_login(live_api_auth_off, open_app):
+    at = open_app("dashboard.py", live_api_auth_off.url)
+    assert not at.exception
+    assert "Gasto hoje" in metrics(at)
+    assert not at.get("text_input")
+
+
+def test_api_down_shows_a_banner_not_a_traceback(dead_url, open_app):
+    at = open_app("dashboard.py", dead_url)
+    assert not at.exception
+    assert f"API inacessível em {dead_url}" in at.error[0].value
+    assert not at.metric
+
+
+def test_feed_asks_only_for_what_is_new(live_api):
+    _, client = seeded_user(live_api)
+    feed = LiveFeed(keep=2)
+    assert feed.poll(client) == 2 and len(feed.anomalies) == 1
+    assert feed.poll(client) == 0
+    client.post_event({"amount": "5", "category": "café"})
+    assert feed.poll(client) == 1
+    assert [e["amount"] for e in feed.events] == [5, 212.35]
+    assert feed.reason_counts() == {"duplicate": 1}
+
+
+def test_kpis_split_today_and_month():
+    now = datetime(2026, 3, 10, 15, 0, tzinfo=UTC)
+    stats = {
+        "by_day": [
+            {"day": "2026-02-28", "total": 100.0, "count": 1, "anomalies": 1},
+            {"day": "2026-03-02", "total": 50.0, "count": 2, "anomalies": 0},
+            {"day": "2026-03-10", "total": 25.5, "count": 3, "anomalies": 1},
+        ],
+        "last_event_at": "2026-03-10T14:00:00Z",
+    }
+    k = kpis(stats, now, TZ)
+    assert (k.today, k.month, k.month_count, k.month_anomalies) == (25.5, 75.5, 5, 1)
+    assert k.month_rate == 0.2 and len(k.daily_month) == 10
+    assert stats_window(now, TZ).isoformat() == "2026-02-09T00:00:00-03:00"

@@ -1,0 +1,110 @@
+"""The entry app (AppTest) against a real API: verdicts, field errors, simulate, import."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.live_api import login
+from vigilante.client import VigilanteClient
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def logged_in_app(api, open_app, **env):
+    username, password = api.new_user("entry")
+    client = VigilanteClient(api.url)
+    client.login(username, password)
+    at = login(open_app("streamlit_app.py", api.url, **env), username)
+    assert not at.exception
+    return at, client
+
+
+def red_notes(at) -> list[str]:
+    return [m.value for m in at.markdown if m.value.startswith(":red[")]
+
+
+def test_an_invalid_expense_shows_errors_beside_fields_and_stores_nothing(live_api, open_app):
+    at, client = logged_in_app(live_api, open_app)
+    at.text_input(key="amount").input("-5")
+    at.button(key="submit").click().run()
+    assert not at.exception
+    assert red_notes(at) == [
+        ":red[:material/error: deve ser maior que 0]",
+        ":red[:material/error: campo obrigatório]",
+    ]
+    assert at.error[0].value == "Corrija os campos marcados."
+    assert client.events() == []
+
+
+def test_a_valid_expense_gets_its_verdict_at_once(live_api, open_app):
+    at, client = logged_in_app(live_api, open_app)
+    at.text_input(key="amount").input("1.234,56")
+    at.selectbox(key="category").select("casa")
+    at.text_input(key="merchant").input("Leroy Merlin")
+    at.text_input(key="account").input("cartão-1")
+    at.button(key="submit").click().run()
+    assert not at.exception
+    assert not red_notes(at)
+    stored = client.events()
+    assert len(stored) == 1 and stored[0]["amount"] == 1234.56
+    assert stored[0]["merchant"] == "Leroy Merlin" and stored[0]["account"] == "cartão-1"
+    verdict = {m.label: m.value for m in at.metric}
+    assert set(verdict) == {"Pontuação", "Gravidade"}
+    assert any(
+        f"Despesa nº {stored[0]['id']} registrada: R$ 1.234,56" in c.value for c in at.caption
+    )
+    assert len(at.dataframe[0].value) == 1  # the recent entries
+    assert at.text_input(key="amount").value == ""  # a fresh form for the next one
+
+
+def test_errors_in_english(live_api, open_app):
+    at, _ = logged_in_app(live_api, open_app, VIGILANTE_LANG="en")
+    at.text_input(key="amount").input("12.345,678")
+    at.button(key="submit").click().run()
+    assert red_notes(at) == [
+        ":red[:material/error: at most 2 decimal places]",
+        ":red[:material/error: required]",
+    ]
+
+
+def test_simulate_sends_realistic_expenses_with_a_progress_bar(live_api, open_app):
+    at, client = logged_in_app(live_api, open_app)
+    at.number_input(key="sim_count").set_value(40)
+    at.number_input(key="sim_rate").set_value(10)
+    at.button(key="sim_go").click().run()
+    assert not at.exception
+    assert at.success and "40 despesas enviadas" in at.success[0].value
+    assert len(client.events(limit=100)) == 40
+
+
+def test_importing_a_statement_twice_adds_nothing_the_second_time(live_api, open_app):
+    at, client = logged_in_app(live_api, open_app)
+    data = (FIXTURES / "nubank-fatura.csv").read_bytes()
+    at.file_uploader(key="imp_file").upload("fatura.csv", data, "text/csv").run()
+    assert not at.exception
+    assert "14 despesa(s) a importar, 2 ignorada(s), 0 com erro." in at.info[0].value
+    preview = at.dataframe[-1].value
+    assert set(preview["Situação"]) == {"importar", "ignorar"}
+    assert "pagamento da fatura" in set(preview["Observação"])
+    at.button(key="imp_go").click().run()
+    assert "14 nova(s), 0 já importada(s) antes" in at.success[0].value
+    at.button(key="imp_go").click().run()
+    assert "0 nova(s), 14 já importada(s) antes" in at.success[0].value
+    assert len(client.events(limit=100)) == 14
+
+
+def test_any_csv_through_the_column_mapping(live_api, open_app):
+    at, client = logged_in_app(live_api, open_app)
+    data = "Data;Histórico;Valor\n01/10/2026;Padaria Real;-12,50\n02/10/2026;Pix recebido;50,00\n"
+    at.file_uploader(key="imp_file").upload("banco.csv", data.encode(), "text/csv").run()
+    assert not at.exception
+    assert at.selectbox(key="map_amount").value == "Valor"
+    assert "1 despesa(s) a importar, 1 ignorada(s)" in at.info[0].value
+    at.button(key="imp_go").click().run()
+    assert client.events()[0]["merchant"] == "Padaria Real"
+
+
+def test_api_down_banner(dead_url, open_app):
+    at = open_app("streamlit_app.py", dead_url)
+    assert not at.exception
+    assert f"API inacessível em {dead_url}" in at.error[0].value

@@ -1,0 +1,155 @@
+"""Streamlit pieces both apps share: the language switch, the API client of this browser
+session, the "API unreachable" banner and the login form.
+
+One ``httpx.Client`` (a connection pool) serves every session (``st.cache_resource``); each
+session has its own :class:`VigilanteClient` in ``st.session_state``, so tokens never mix.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import httpx
+import streamlit as st
+
+from vigilante import i18n
+from vigilante.client import (
+    DEMO_CREDENTIALS_ENV,
+    ApiError,
+    ApiUnreachable,
+    AuthError,
+    VigilanteClient,
+    read_demo_credentials,
+)
+from vigilante.config import get_settings
+
+
+@st.cache_resource
+def http_pool() -> httpx.Client:
+    return httpx.Client(timeout=15.0)
+
+
+def lang() -> str:
+    return st.session_state.get("lang") or get_settings().lang
+
+
+def t(key: str, **values) -> str:
+    return i18n.t(key, lang(), **values)
+
+
+def language_switch() -> str:
+    st.sidebar.selectbox(
+        i18n.t("language", lang()),
+        i18n.LANGS,
+        index=i18n.LANGS.index(lang()),
+        format_func=i18n.LANG_NAMES.get,
+        key="lang",
+    )
+    return lang()
+
+
+def session_client() -> VigilanteClient:
+    settings = get_settings()
+    client = st.session_state.get("api")
+    if client is None or client.base_url != settings.api_url.rstrip("/"):
+        client = VigilanteClient(settings.api_url, http=http_pool())
+        st.session_state["api"] = client
+    client.lang = lang()
+    return client
+
+
+def api_banner(client: VigilanteClient) -> None:
+    st.error(
+        t("api_down", url=client.base_url, seconds=f"{get_settings().refresh_seconds:g}"),
+        icon="🔌",
+    )
+
+
+def _wait_for_api(client: VigilanteClient) -> None:
+    """Poll /health; when the API answers again, run the whole page again."""
+    try:
+        client.health()
+    except ApiUnreachable:
+        return
+    st.rerun(scope="app")
+
+
+def require_api(client: VigilanteClient) -> bool:
+    """True when the API answers; else the banner, a poller that reloads the page, False."""
+    try:
+        if "auth_required" not in st.session_state:
+            st.session_state["auth_required"] = client.auth_required()
+        return True
+    except ApiUnreachable:
+        api_banner(client)
+        st.fragment(run_every=get_settings().refresh_seconds)(_wait_for_api)(client)
+        return False
+    except ApiError as exc:
+        st.error(t("api_error", message=exc.message))
+        return False
+
+
+def _demo_prefill() -> tuple[str, str] | None:
+    path = os.environ.get(DEMO_CREDENTIALS_ENV)
+    return read_demo_credentials(Path(path)) if path else None
+
+
+def require_login(client: VigilanteClient) -> None:
+    """Show the login form and stop the page until the user is logged in (auth on only)."""
+    if not st.session_state.get("auth_required", True) or client.logged_in:
+        return
+    prefill = _demo_prefill()
+    with st.form("login", border=True, width=420):
+        st.subheader(t("login_title"))
+        username = st.text_input(
+            t("username"), value=prefill[0] if prefill else "", key="login_username"
+        )
+        password = st.text_input(
+            t("password"),
+            value=prefill[1] if prefill else "",
+            type="password",
+            key="login_password",
+        )
+        if prefill:
+            st.caption(t("demo_hint"))
+        submitted = st.form_submit_button(t("login"), type="primary", key="login_submit")
+    if submitted:
+        try:
+            client.login(username.strip(), password)
+        except AuthError:
+            st.error(t("login_failed"))
+        except ApiUnreachable:
+            api_banner(client)
+        else:
+            st.rerun()
+    st.stop()
+
+
+def account_box(client: VigilanteClient) -> None:
+    with st.sidebar:
+        if not st.session_state.get("auth_required", True):
+            st.caption(t("auth_off"))
+            return
+        st.markdown(t("logged_in_as", user=client.username))
+        if st.button(t("logout"), key="logout"):
+            client.logout()
+            for key in ("feed", "history"):
+                st.session_state.pop(key, None)
+            st.rerun()
+
+
+def handle_session_error(client: VigilanteClient, exc: ApiError) -> None:
+    """Inside a page: unreachable -> banner; 401 -> back to the login form; else the message."""
+    if isinstance(exc, ApiUnreachable):
+        api_banner(client)
+    elif isinstance(exc, AuthError):
+        client.logout()
+        st.warning(t("session_expired"))
+    else:
+        st.error(t("api_error", message=exc.message))
+
+
+def severity_badge(level: str) -> None:
+    color = {"high": "red", "medium": "orange", "low": "yellow"}.get(level, "gray")
+    st.badge(i18n.severity(level, lang()).upper(), color=color)
