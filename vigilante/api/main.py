@@ -17,7 +17,17 @@ from vigilante.api import errors
 from vigilante.api.deps import AppContext
 from vigilante.api.limits import BodySizeLimit, SecurityHeaders
 from vigilante.api.routes import alerts as alerts_routes
-from vigilante.api.routes import budgets, events, me, rules, stats, system, users, webhooks
+from vigilante.api.routes import (
+    budgets,
+    events,
+    feedback,
+    me,
+    rules,
+    stats,
+    system,
+    users,
+    webhooks,
+)
 from vigilante.config import Settings, get_settings
 from vigilante.db import create_db_engine, is_sqlite, write_transaction
 from vigilante.detection import DetectorService
@@ -122,7 +132,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.ctx = ctx
     app.state.alerts = alert_worker
     errors.install(app)
-    for router in (users.router, events.router, stats.router, system.router):
+    for router in (users.router, events.router, feedback.router, stats.router, system.router):
         app.include_router(router)
     for router in (alerts_routes.router, rules.router, budgets.router, webhooks.router, me.router):
         app.include_router(router)
