@@ -3,8 +3,8 @@
 Existing spenders start with their cursor at their newest expense: alerts begin with what
 arrives after this migration, rather than replaying years of history into the feed.
 
-Revision ID: 0003
-Revises: 0002
+Revision ID: 0004
+Revises: 0003
 Created: 2026-11-27 00:02:18.979119
 """
 
@@ -13,8 +13,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0003"
-down_revision = "0002"
+revision = "0004"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 
