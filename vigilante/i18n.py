@@ -147,10 +147,10 @@ STRINGS: dict[str, dict[str, str]] = {
         "en": "Please fix the fields marked below.",
     },
     "verdict_anomaly": {
-        "pt-BR": "⚠️ Parece estranha: gravidade {severity}",
-        "en": "⚠️ Looks wrong: {severity} severity",
+        "pt-BR": "Parece estranha: gravidade {severity}",
+        "en": "Looks wrong: {severity} severity",
     },
-    "verdict_ok": {"pt-BR": "✅ Parece normal", "en": "✅ Looks normal"},
+    "verdict_ok": {"pt-BR": "Parece normal", "en": "Looks normal"},
     "verdict_stored": {
         "pt-BR": "Despesa nº {id} registrada: {amount} em {category}.",
         "en": "Expense #{id} stored: {amount} in {category}.",

@@ -48,6 +48,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def port_free(port: int) -> bool:
     with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the servers do
         try:
             s.bind((HOST, port))
         except OSError:
@@ -92,8 +93,15 @@ class Processes:
             (n for n in names if n in self.children and self.children[n].poll() is not None), None
         )
 
-    def stop(self) -> None:
-        for proc in self.children.values():
+    def stop(self, grace: float = 0.0) -> None:
+        """Terminate what is still running; ``grace`` lets children that got the same Ctrl-C
+        finish on their own first (a second signal would cut their shutdown short)."""
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, signal.SIG_IGN)
+        deadline = time.monotonic() + grace
+        while time.monotonic() < deadline and any(p.poll() is None for p in self.children.values()):
+            time.sleep(0.1)
+        for proc in reversed(self.children.values()):  # demo.py first, the API last
             if proc.poll() is None:
                 proc.terminate()
         deadline = time.monotonic() + 15
@@ -186,6 +194,7 @@ def main(argv: list[str] | None = None) -> int:
     api_url = f"http://{HOST}:{args.api_port}"
     env = os.environ | {"VIGILANTE_API_URL": api_url, "PYTHONUNBUFFERED": "1"}
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # even if started in background
     procs = Processes()
     try:
         python = [sys.executable]
@@ -218,6 +227,7 @@ def main(argv: list[str] | None = None) -> int:
             time.sleep(0.5)
     except KeyboardInterrupt:
         print("\nStopping…", flush=True)
+        procs.stop(grace=5.0)
         return 0
     finally:
         procs.stop()
