@@ -66,8 +66,9 @@ def test_make_run_starts_everything_and_ctrl_c_stops_it(tmp_path):
     finally:
         os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C
         rest, _ = proc.communicate(timeout=60)
-    assert proc.returncode == 0
-    assert "Stopping…" in rest and "despesas enviadas" in rest  # demo.py's summary
+    log = "".join(lines) + rest
+    assert proc.returncode == 0, log
+    assert "Stopping…" in rest and "despesas enviadas" in rest, log  # demo.py's summary
     for port in ports:
         with httpx.Client() as http:
             try:
