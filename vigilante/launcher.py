@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import os
 import secrets
+import shlex
 import signal
 import socket
 import subprocess
@@ -25,6 +26,7 @@ from vigilante.client import (
     ApiUnreachable,
     AuthError,
     Conflict,
+    RateLimited,
     VigilanteClient,
     demo_credentials_path,
     read_demo_credentials,
@@ -43,6 +45,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--entry-port", type=int, default=8502)
     p.add_argument("--no-demo", action="store_true", help="do not start demo.py")
     p.add_argument("--demo-interval", type=float, default=2.0)
+    p.add_argument(
+        "--demo-options", default="", help='more demo.py options, e.g. "--accounts 20 --seed 1"'
+    )
     return p.parse_args(argv)
 
 
@@ -137,6 +142,10 @@ def ensure_demo_account(client: VigilanteClient, path: Path) -> tuple[str, str, 
             return (*found, False)
         except AuthError:
             pass  # a fresh database, or the account's password was changed
+        except RateLimited as exc:
+            raise SystemExit(
+                f"Too many failed logins for {found[0]!r}; try again in {exc.retry_after:.0f} s."
+            ) from None
     username = found[0] if found else "demo"
     password = secrets.token_urlsafe(18)
     for _ in range(5):
@@ -214,7 +223,7 @@ def main(argv: list[str] | None = None) -> int:
             procs.start(name, python + app_cmd.split() + ["--server.headless", "true"], app_env)
         if not args.no_demo:
             demo_cmd = f"demo.py --url {api_url} --interval {args.demo_interval}"
-            procs.start("demo", python + demo_cmd.split(), env)
+            procs.start("demo", python + demo_cmd.split() + shlex.split(args.demo_options), env)
         print(banner(args, settings, login, path), flush=True)
         parent = os.getppid()
         while True:
