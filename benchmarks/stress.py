@@ -187,11 +187,12 @@ def _crash_round(api, db, auth, n, concurrency, acked, sent) -> dict:
                     with lock:
                         unanswered[key] = body
 
+    acked_at_start = len(acked)
     threads = [threading.Thread(target=client, args=(c,)) for c in range(concurrency)]
     for t in threads:
         t.start()
     time.sleep(random.uniform(1.5, 3.0))
-    acked_before_kill = len(acked)
+    acked_before_kill = len(acked) - acked_at_start
     api.kill()
     stop.set()
     for t in threads:
