@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run api migrate test stress lint format bench bench-detect clean
+.PHONY: run api migrate test stress lint format bench bench-detect clean browser
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -22,7 +22,10 @@ api: $(STAMP)  ## the API alone, reloading on code changes
 migrate: $(STAMP)  ## bring VIGILANTE_DATABASE_URL's schema to the newest revision
 	$(BIN)/python -m vigilante.migrate
 
-test: $(STAMP)  ## lint, then the whole test suite (API tests on SQLite and on PostgreSQL)
+browser:  ## Debian chromium for the real-browser test (apt, when missing and allowed)
+	@.ci/ensure-chromium
+
+test: $(STAMP) browser  ## lint, then the whole test suite (API tests on SQLite and on PostgreSQL)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest -q

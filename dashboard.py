@@ -21,7 +21,12 @@ from vigilante.config import get_settings
 from vigilante.feed import LiveFeed, kpis, stats_window
 
 settings = get_settings()
-st.set_page_config(page_title="Vigilante de Gastos", page_icon=":material/shield:", layout="wide")
+st.set_page_config(
+    page_title="Vigilante de Gastos",
+    page_icon=":material/shield:",
+    layout="wide",
+    initial_sidebar_state="collapsed",  # the figures get the width; language, logout: one click
+)
 lang = ui.language_switch()
 t = ui.t
 client = ui.session_client()
@@ -103,20 +108,24 @@ def last_seen(moment: str | None) -> str:
 
 def show_kpis(stats: dict, new_count: int) -> None:
     k = kpis(stats, datetime.now(UTC), settings.timezone)
-    row1 = st.columns(3)
-    row2 = st.columns(3)
-    row1[0].metric(t("kpi_today"), money(k.today), border=True)
-    row1[1].metric(t("kpi_month"), money(k.month), border=True)
-    row1[2].metric(
-        t("kpi_count"),
-        i18n.number(k.month_count, lang),
-        delta=t("kpi_new", count=new_count) if new_count else None,
-        delta_color="off",
-        border=True,
-    )
-    row2[0].metric(t("kpi_anomalies"), i18n.number(k.month_anomalies, lang), border=True)
-    row2[1].metric(t("kpi_rate"), i18n.percent(k.month_rate, lang), border=True)
-    row2[2].metric(t("kpi_last"), last_seen(k.last_event_at), border=True)
+    figures = [
+        (t("kpi_today"), money(k.today), None),
+        (t("kpi_month"), money(k.month), None),
+        (t("kpi_count"), i18n.number(k.month_count, lang), new_count),
+        (t("kpi_anomalies"), i18n.number(k.month_anomalies, lang), None),
+        (t("kpi_rate"), i18n.percent(k.month_rate, lang), None),
+        (t("kpi_last"), last_seen(k.last_event_at), None),
+    ]
+    # A wrapping row: six across on a wide screen, two or three per line on a phone.
+    with st.container(horizontal=True, gap="small"):
+        for label, value, new in figures:
+            st.metric(
+                label,
+                value,
+                delta=t("kpi_new", count=new) if new else None,
+                delta_color="off",
+                border=True,
+            )
 
 
 def daily_chart(stats: dict) -> None:
@@ -223,7 +232,10 @@ def stream_chart(feed: LiveFeed) -> None:
         .encode(
             x=alt.X("id:Q", title=None, axis=None, scale=alt.Scale(zero=False)),
             y=alt.Y(
-                "amount:Q", title=None, scale=alt.Scale(type="log"), axis=alt.Axis(format="~s")
+                "amount:Q",
+                title=None,
+                scale=alt.Scale(type="log"),
+                axis=alt.Axis(format="~s", values=[1, 10, 100, 1_000, 10_000, 100_000]),
             ),
             color=alt.Color(
                 "severity:N",

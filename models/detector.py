@@ -129,7 +129,7 @@ class Detector:
                 evidence.append(Evidence("model", m, {}))
             evidence.sort(key=lambda e: -e.llr)
             evidence.extend(e for e in w.against if e.code == "dismissed_pattern")
-            score = round(probability(w.llr + m), 6)
+            score = round(probability(w.total(m)), 6)
             out.append(
                 Verdict(
                     score=score,

@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from models.features import Context, active_hours
+from models.features import Context, active_hours, t_density
 
 MAX_LLR = math.log(1e4)
 # Densities under "anomaly", on the same scale as the normal densities they are compared with.
@@ -28,7 +28,7 @@ P_REPEAT_IF_ANOMALY = 0.3  # bursts, duplicates and splits are repeats at one me
 P_SAME_AMOUNT_IF_ANOMALY = 0.15
 PAIR_MAX_LLR = math.log(3)
 RECURRING_LLR = -math.log(10)
-DISMISSED_LLR = -math.log(4)  # per "this is fine" on a similar expense, up to three
+DISMISSED_KEEP = 0.25  # of the evidence, per "this is fine" on a similar expense (up to 3)
 CONFIRMED_LLR = math.log(8)
 
 
@@ -41,13 +41,6 @@ class Evidence:
 
 def _clip(value: float) -> float:
     return min(max(value, 0.0), MAX_LLR)
-
-
-def t_density(z: float, df: int) -> float:
-    """Student-t density; at most 7 degrees of freedom, as spending has heavy tails."""
-    nu = min(max(df, 1), 5) + 2
-    log_c = math.lgamma((nu + 1) / 2) - math.lgamma(nu / 2) - 0.5 * math.log(nu * math.pi)
-    return math.exp(log_c - (nu + 1) / 2 * math.log1p(z * z / nu))
 
 
 def amount_llr(z: float, df: int) -> float:
@@ -145,7 +138,9 @@ def explicit_evidence(ctx: Context) -> list[Evidence]:
                 )
             )
     elif ctx.history_size >= 3 and not ctx.recurring:
-        llr = amount_llr(ctx.z_amount, ctx.df_amount)
+        llr = 0.0
+        if ctx.z_amount > 1.0:  # only dearer than usual is odd; cheaper is the card tests' job
+            llr = _clip(math.log(ANOMALY_Z_DENSITY / ctx.amount_density))
         if ctx.merchant_novel and established:
             # A merchant never used before, at a price above what any merchant of the category
             # charges this spender: the novelty adds its own (modest) weight.
@@ -200,20 +195,32 @@ def mitigation(ctx: Context) -> list[Evidence]:
         found.append(Evidence("recurring", RECURRING_LLR, {"merchant": ctx.merchant}))
     if ctx.dismissed_similar:
         k = min(ctx.dismissed_similar, 3)
-        found.append(Evidence("dismissed_pattern", DISMISSED_LLR * k, {"count": k}))
+        found.append(Evidence("dismissed_pattern", 0.0, {"count": k}))
     return found
 
 
 @dataclass(slots=True)
 class Weighed:
-    """All explicit evidence on one expense: for it, against it, and the summed log-ratio."""
+    """All explicit evidence on one expense: for it, against it, and how much of it counts.
+
+    ``keep`` is the share of the evidence (the forest's included) that still counts after the
+    spender dismissed similar expenses as fine: each "this is fine" keeps a quarter.
+    """
 
     evidence: list[Evidence]
     against: list[Evidence]
-    llr: float
+    keep: float = 1.0
+
+    def total(self, model_llr: float = 0.0) -> float:
+        positive = sum(e.llr for e in self.evidence) + model_llr
+        return positive * self.keep + sum(e.llr for e in self.against)
+
+    @property
+    def llr(self) -> float:
+        """The explicit evidence alone, as stored to recalibrate the next version."""
+        return self.total()
 
 
 def weigh(ctx: Context) -> Weighed:
-    evidence = explicit_evidence(ctx)
-    against = mitigation(ctx)
-    return Weighed(evidence, against, sum(e.llr for e in evidence) + sum(e.llr for e in against))
+    keep = DISMISSED_KEEP ** min(ctx.dismissed_similar, 3)
+    return Weighed(explicit_evidence(ctx), mitigation(ctx), keep)

@@ -59,7 +59,7 @@ KEEP_RECENT = 64
 MIN_SCALE = 0.15  # log units: a spender who always pays the same must not explode z
 MERCHANT_SCALE = 0.5  # prior spread of amounts at one merchant, log units
 # Approval limits people split a purchase to stay under.
-ROUND_LIMITS = (100, 200, 500, 1_000, 2_000, 2_500, 5_000, 10_000, 20_000, 50_000, 100_000)
+ROUND_LIMITS = (200, 500, 1_000, 2_000, 2_500, 5_000, 10_000, 20_000, 50_000, 100_000)
 JUST_UNDER = 0.9
 _WEIGHTS = [math.exp(-d * d / 2) for d in range(-3, 4)]
 HOUR_KERNEL = tuple((d, w / sum(_WEIGHTS)) for d, w in zip(range(-3, 4), _WEIGHTS, strict=True))
@@ -208,7 +208,7 @@ class Context:
     amount_level: str  # "merchant", "category" or "prior": what the amount is compared with
     usual_cents: float  # typical amount at that level
     z_amount: float
-    df_amount: int
+    amount_density: float  # of this amount under the spender's usual, on the z scale
     usual_cents_category: float
     z_category: float
     usual_cents_account: float
@@ -238,6 +238,13 @@ class Context:
     dismissed_similar: int
     confirmed_similar: int
     hours: tuple[int, ...]  # the account's expenses per local hour, for the explanation
+
+
+def t_density(z: float, df: int) -> float:
+    """Student-t density; at most 7 degrees of freedom, as spending has heavy tails."""
+    nu = min(max(df, 1), 5) + 2
+    log_c = math.lgamma((nu + 1) / 2) - math.lgamma(nu / 2) - 0.5 * math.log(nu * math.pi)
+    return math.exp(log_c - (nu + 1) / 2 * math.log1p(z * z / nu))
 
 
 def round_limit(cents: int) -> int | None:
@@ -354,20 +361,30 @@ class SpenderHistory:
         if m is not None and len(m.logs):
             specific, level = shrink(m.logs, at_merchant, 1, 4), "merchant"
             z_amount = specific.z(x)
+            amount_density = t_density(z_amount, specific.n)
         else:
             specific, level = cat, ("category" if cat_window else "prior")
+            z_amount = specific.z(x)
+            amount_density = t_density(z_amount, specific.n)
             # A merchant new to this account: is the amount what one of the merchants it uses
             # in this category (or the household at this merchant) charges? Categories mix
             # cheap and dear merchants (a ride and a tank of fuel are both "transporte"), so
             # the category's own spread says little here.
-            candidates = [
-                acc.merchants[k].logs for k in acc.category_merchants.get(ev.category, ())
-            ]
+            # The amount's density is a mixture over those merchants, weighted by visits (the
+            # household's price at this very merchant weighs like half of everything).
+            mixture = []
+            for key in acc.category_merchants.get(ev.category, ()):
+                other = acc.merchants[key]
+                if len(other.logs):
+                    mixture.append((other.visits, shrink(other.logs, at_merchant, 1, 4).z(x)))
             household = self.user_by_merchant.get(ev.merchant) if ev.merchant else None
-            if household is not None:
-                candidates.append(household)
-            zs = [shrink(c, at_merchant, 1, 4).z(x) for c in candidates if len(c)]
-            z_amount = min(zs) if zs else specific.z(x)
+            if household is not None and len(household):
+                weight = max(sum(w for w, _ in mixture), 1)
+                mixture.append((weight, shrink(household, at_merchant, 1, 4).z(x)))
+            if mixture:
+                total = sum(w for w, _ in mixture)
+                z_amount = min(z for _, z in mixture)
+                amount_density = sum(w * t_density(z, 5) for w, z in mixture) / total
         others = len(self.category_accounts.get(ev.category, ())) - (1 if cat_window else 0)
         share = others / (len(self.accounts) - 1) if len(self.accounts) > 1 else 0.0
 
@@ -445,7 +462,7 @@ class SpenderHistory:
             amount_level=level,
             usual_cents=math.exp(specific.center) * 100,
             z_amount=z_amount,
-            df_amount=specific.n,
+            amount_density=amount_density,
             usual_cents_category=math.exp(cat.center) * 100,
             z_category=cat.z(x),
             usual_cents_account=math.exp(acc_all.center) * 100,

@@ -276,10 +276,14 @@ _VALUE_ERRORS = {
 
 REASON_LABELS = {
     "duplicate": {"pt-BR": "cobrança duplicada", "en": "duplicate charge"},
+    "near_duplicate": {"pt-BR": "quase duplicada", "en": "near duplicate"},
     "burst": {"pt-BR": "rajada de cobranças", "en": "burst of charges"},
+    "split": {"pt-BR": "compra fracionada", "en": "split purchase"},
     "amount_spike": {"pt-BR": "valor muito alto", "en": "amount spike"},
     "merchant_amount": {"pt-BR": "valor fora do comum no local", "en": "unusual at merchant"},
     "new_category": {"pt-BR": "categoria nova", "en": "new category"},
+    "new_category_plain": {"pt-BR": "categoria nova", "en": "new category"},
+    "small_new_merchant": {"pt-BR": "local novo, valor baixo", "en": "new merchant, small amount"},
     "new_merchant_amount": {"pt-BR": "local novo, valor alto", "en": "new merchant, big amount"},
     "unusual_hour": {"pt-BR": "horário incomum", "en": "unusual hour"},
     "confirmed_pattern": {"pt-BR": "parecida com fraude", "en": "like confirmed fraud"},
@@ -333,7 +337,7 @@ def severity(level: str, lang: str = "pt-BR") -> str:
 
 def reason_label(code: str, lang: str = "pt-BR") -> str:
     entry = REASON_LABELS.get(code)
-    return (entry.get(lang) or entry["pt-BR"]) if entry else code
+    return (entry.get(lang) or entry["pt-BR"]) if entry else code.replace("_", " ")
 
 
 def field_error(error: dict, lang: str = "pt-BR") -> str:

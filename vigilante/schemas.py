@@ -294,6 +294,29 @@ class AlertRateIn(BaseModel):
     )
 
 
+class FeedbackPeriod(BaseModel):
+    expenses: int
+    alerts: int = Field(description="Expenses flagged as anomalies.")
+    reviewed: int = Field(description="Alerts with feedback.")
+    dismissed: int = Field(description='Alerts marked "legit" (false positives).')
+    confirmed: int = Field(description='Alerts marked "fraud".')
+    missed: int = Field(description='Expenses marked "fraud" that were not flagged.')
+    false_positive_rate: float | None = Field(description="dismissed / reviewed; null if none.")
+
+
+class FeedbackBucket(FeedbackPeriod):
+    start: str = Field(description="First local day of the period (YYYY-MM-DD).")
+
+
+class FeedbackStats(FeedbackPeriod):
+    from_: datetime = Field(alias="from")
+    to: datetime
+    bucket: Literal["day", "week"]
+    periods: list[FeedbackBucket]
+
+    model_config = ConfigDict(populate_by_name=True)
+
+
 class Health(BaseModel):
     status: Literal["ok", "degraded"]
     database: Literal["ok", "error"]

@@ -15,7 +15,7 @@ import vigilante
 from vigilante.api import errors
 from vigilante.api.deps import AppContext
 from vigilante.api.limits import BodySizeLimit, SecurityHeaders
-from vigilante.api.routes import events, stats, system, users
+from vigilante.api.routes import events, feedback, stats, system, users
 from vigilante.config import Settings, get_settings
 from vigilante.db import create_db_engine, is_sqlite, write_transaction
 from vigilante.detection import DetectorService
@@ -115,7 +115,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.ctx = ctx
     errors.install(app)
-    for router in (users.router, events.router, stats.router, system.router):
+    for router in (users.router, events.router, feedback.router, stats.router, system.router):
         app.include_router(router)
     errors.document(app)
     # Added last = outermost: the body limit answers before anything reads the body, and every

@@ -1,0 +1,184 @@
+"""Each signal on a hand-made spender: flagged with its reason, and legitimate habits are not.
+
+The spender ("ana") has two months of ordinary life: bread every morning, groceries on
+Saturdays, rides, lunch, rent on the 5th of every month. Each test then adds one event and
+asks the detector (explicit evidence, as a user with no forest yet is scored) what it thinks.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from models.detector import Detector
+from models.features import Event, SpenderHistory
+
+TZ = ZoneInfo("America/Sao_Paulo")
+START = datetime(2026, 3, 1, tzinfo=TZ)
+ACCOUNT = "cartão-1"
+
+
+def at(day: int, hour: int, minute: int = 0) -> int:
+    moment = START + timedelta(days=day, hours=hour, minutes=minute)
+    return int(moment.timestamp() * 1000)
+
+
+def event(ts: int, amount: float, category: str, merchant: str, account: str = ACCOUNT) -> Event:
+    return Event(ts=ts, cents=round(amount * 100), category=category, merchant=merchant.casefold(),
+                 account=account)  # fmt: skip
+
+
+def ordinary_life(days: int = 60) -> list[Event]:
+    out = []
+    for d in range(days):
+        wiggle = (d * 37 % 11) / 10  # deterministic variety, 0.0 … 1.0
+        out.append(event(at(d, 7, 40), 14 + 4 * wiggle, "alimentação", "Padaria Pão de Mel"))
+        out.append(event(at(d, 12, 30), 38 + 10 * wiggle, "alimentação", "Restaurante Sabor"))
+        if d % 2:
+            out.append(event(at(d, 18, 10), 22 + 9 * wiggle, "transporte", "Uber"))
+        if (START + timedelta(days=d)).weekday() == 5:
+            out.append(event(at(d, 10, 15), 180 + 60 * wiggle, "mercado", "Carrefour"))
+        if (START + timedelta(days=d)).day == 5:
+            out.append(event(at(d, 9, 5), 1850.00, "moradia", "Imobiliária Lopes"))
+    return out
+
+
+class Scorer:
+    """Scores events one at a time in order, as the API does, and keeps the verdicts."""
+
+    def __init__(self, detector: Detector | None = None):
+        self.history = SpenderHistory("America/Sao_Paulo")
+        self.detector = detector or Detector()
+        self.next_id = 1
+
+    def score(self, ev: Event):
+        vector, ctx = self.history.features(ev)
+        verdict = self.detector.score_one(vector, ctx, alert_rate=0.03)
+        ev.id = self.next_id
+        self.next_id += 1
+        self.history.add(ev)
+        return verdict
+
+    def replay(self, events: list[Event]) -> list:
+        return [self.score(e) for e in events]
+
+
+@pytest.fixture(scope="module")
+def life() -> list[Event]:
+    return ordinary_life()
+
+
+@pytest.fixture
+def ana(life) -> Scorer:
+    scorer = Scorer()
+    scorer.replay([Event(**{k: getattr(e, k) for k in Event.__slots__}) for e in life])
+    return scorer
+
+
+def codes(verdict) -> list[str]:
+    return [e.code for e in verdict.evidence]
+
+
+def test_ordinary_life_raises_almost_nothing(life):
+    verdicts = Scorer().replay(life)
+    flagged = [v for v in verdicts if v.is_anomaly]
+    assert len(flagged) <= 0.01 * len(verdicts)
+
+
+def test_rent_on_the_5th_of_every_month_is_not_an_anomaly(life):
+    scorer = Scorer()
+    rents = [scorer.score(e) for e in life if e.category == "moradia"]
+    assert len(rents) == 2
+    assert not any(v.is_anomaly for v in rents)
+    third = scorer.score(event(at(65, 9, 0), 1850.00, "moradia", "Imobiliária Lopes"))
+    assert third.score < 0.05
+    assert "recurring" not in codes(third)  # mitigation is not a reason to show
+
+
+def test_the_same_charge_twice_within_minutes_is_a_duplicate(ana):
+    first = ana.score(event(at(60, 12, 30), 45.90, "alimentação", "Restaurante Sabor"))
+    again = ana.score(event(at(60, 12, 33), 45.90, "alimentação", "Restaurante Sabor"))
+    assert not first.is_anomaly
+    assert again.is_anomaly
+    assert codes(again)[0] == "duplicate"
+    assert again.evidence[0].params["minutes"] == pytest.approx(3)
+
+
+def test_nearly_the_same_charge_is_a_near_duplicate(ana):
+    ana.score(event(at(60, 12, 30), 45.90, "alimentação", "Restaurante Sabor"))
+    near = ana.score(event(at(60, 12, 36), 45.95, "alimentação", "Restaurante Sabor"))
+    assert near.is_anomaly
+    assert codes(near)[0] == "near_duplicate"
+
+
+def test_a_burst_of_small_charges_at_a_new_merchant_is_card_testing(ana):
+    verdicts = [
+        ana.score(event(at(60, 15, m), amount, "compras online", "WEB*7731"))
+        for m, amount in ((0, 3.17), (2, 5.40), (4, 1.99), (6, 7.25))
+    ]
+    assert [v.is_anomaly for v in verdicts[2:]] == [True, True]
+    last = verdicts[-1]
+    assert codes(last)[0] == "burst"
+    assert last.evidence[0].params["count"] == 4
+    assert last.evidence[0].params["minutes"] == pytest.approx(6)
+
+
+def test_an_amount_far_above_the_usual_at_a_merchant_is_a_spike(ana):
+    spike = ana.score(event(at(60, 7, 45), 190.00, "alimentação", "Padaria Pão de Mel"))
+    assert spike.is_anomaly
+    assert codes(spike)[0] == "merchant_amount"
+    assert spike.evidence[0].params["ratio"] > 8
+    usual = ana.score(event(at(61, 7, 45), 16.50, "alimentação", "Padaria Pão de Mel"))
+    assert not usual.is_anomaly
+
+
+def test_spending_at_an_hour_never_active_is_flagged(ana):
+    night = ana.score(event(at(60, 3, 14), 45.00, "alimentação", "Restaurante Sabor"))
+    assert night.is_anomaly
+    assert codes(night)[0] == "unusual_hour"
+    params = night.evidence[0].params
+    assert (params["hour"], params["minute"]) == (3, 14)
+    assert params["start"] <= 8 and params["end"] >= 19
+    evening = ana.score(event(at(61, 19, 30), 45.00, "alimentação", "Restaurante Sabor"))
+    assert not evening.is_anomaly
+
+
+def test_a_category_never_used_at_a_high_amount_is_flagged(ana):
+    jewel = ana.score(event(at(60, 14, 0), 1300.00, "joalheria", "Vivara"))
+    assert jewel.is_anomaly
+    assert codes(jewel)[0] == "new_category"
+
+
+def test_a_new_merchant_at_a_usual_price_is_not_flagged_but_a_dear_one_is(ana):
+    bakery = ana.score(event(at(60, 7, 50), 15.00, "alimentação", "Padaria Nova Aurora"))
+    assert not bakery.is_anomaly
+    dear = ana.score(event(at(61, 13, 0), 900.00, "alimentação", "Restaurante Novo"))
+    assert dear.is_anomaly
+    assert codes(dear)[0] == "new_merchant_amount"
+
+
+def test_charges_just_under_a_limit_that_add_up_past_it_are_a_split(ana):
+    parts = [
+        ana.score(event(at(60, 16, m), amount, "mercado", "Carrefour"))
+        for m, amount in ((0, 489.90), (12, 495.00), (25, 478.30))
+    ]
+    assert parts[1].is_anomaly and parts[2].is_anomaly
+    split = next(e for e in parts[2].evidence if e.code == "split")
+    assert split.params["count"] == 3
+    assert split.params["limit_cents"] == 50_000
+
+
+def test_one_early_expense_has_no_history_to_be_judged_against():
+    verdict = Scorer().score(event(at(0, 12, 0), 4_999.00, "eletrônicos", "Fast Shop"))
+    assert not verdict.is_anomaly
+    assert 0 <= verdict.score < 0.5
+
+
+def test_other_accounts_of_the_user_are_their_own_spenders(ana):
+    other = "cartão-2"
+    for d in range(30):
+        ana.score(event(at(d, 22, 30), 60.0 + d % 5, "lazer", "Bar do Zé", account=other))
+    late = ana.score(event(at(60, 23, 0), 62.0, "lazer", "Bar do Zé", account=other))
+    assert not late.is_anomaly  # 23:00 is odd for ana's card, usual for this one

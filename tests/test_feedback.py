@@ -1,0 +1,112 @@
+"""Feedback changes what comes next: dismissed patterns score lower, confirmed ones higher and
+never train the model as normal; and the false-positive rate over time is there to be shown."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import select
+
+from tests.conftest import signup_and_login
+from tests.test_detector import ordinary_life
+from vigilante.tables import users
+
+START = datetime(2026, 3, 1, tzinfo=UTC)
+
+
+def payload(ev) -> dict:
+    moment = datetime.fromtimestamp(ev.ts / 1000, UTC)
+    return {
+        "amount": ev.cents / 100,
+        "category": ev.category,
+        "merchant": ev.merchant.title(),
+        "account": ev.account,
+        "occurred_at": moment.isoformat(),
+    }
+
+
+def at(day: int, hour: int, minute: int = 0) -> str:
+    return f"2026-{3 + day // 31:02d}-{1 + day % 31:02d}T{hour:02d}:{minute:02d}:00-03:00"
+
+
+def bakery(amount: float, day: int, minute: int = 45) -> dict:
+    return {
+        "amount": amount,
+        "category": "alimentação",
+        "merchant": "Padaria Pão De Mel",
+        "account": "cartão-1",
+        "occurred_at": at(day, 7, minute),
+    }
+
+
+@pytest.fixture
+def ana(client):
+    auth = signup_and_login(client)
+    r = client.post("/events", json=[payload(e) for e in ordinary_life(45)], headers=auth)
+    assert r.status_code == 201
+    return auth
+
+
+def test_a_dismissed_pattern_scores_lower_next_time(client, ana):
+    first = client.post("/event", json=bakery(160.00, 46), headers=ana).json()
+    assert first["is_anomaly"]
+    r = client.post(f"/events/{first['id']}/feedback", json={"label": "legit"}, headers=ana)
+    assert r.json()["feedback"] == "legit"
+    again = client.post("/event", json=bakery(158.00, 48), headers=ana, params={"lang": "en"})
+    again = again.json()
+    assert again["score"] < first["score"] / 2
+    assert again["reasons"][-1]["code"] == "dismissed_pattern"
+    assert again["reasons"][-1]["message"] == "similar to 1 expense(s) you marked as fine"
+    # Other amounts and other merchants are not excused by it.
+    other = client.post("/event", json=bakery(900.00, 49), headers=ana).json()
+    assert other["is_anomaly"] and "dismissed_pattern" not in [r["code"] for r in other["reasons"]]
+
+
+def test_a_confirmed_pattern_scores_higher_and_never_trains_as_normal(client, ana):
+    ctx = client.app.state.ctx
+    first = client.post("/event", json=bakery(140.00, 46), headers=ana).json()
+    client.post(f"/events/{first['id']}/feedback", json={"label": "fraud"}, headers=ana)
+    again = client.post("/event", json=bakery(138.00, 48), headers=ana).json()
+    assert again["is_anomaly"]
+    assert again["score"] > first["score"]
+    assert "confirmed_pattern" in [r["code"] for r in again["reasons"]]
+    with ctx.engine.connect() as conn:
+        user_id = conn.execute(select(users.c.id).where(users.c.username == "ana")).scalar_one()
+    X, _, total = ctx.detectors.training_data(user_id)
+    assert total == len(X) + 1  # every stored expense but the confirmed fraud
+
+
+def test_false_positive_rate_over_time(client, ana):
+    flagged = []
+    for day, amount in ((46, 150.0), (46, 990.0), (47, 170.0), (53, 600.0)):
+        body = client.post("/event", json=bakery(amount, day, minute=50), headers=ana).json()
+        assert body["is_anomaly"]
+        flagged.append(body["id"])
+    for ident, label in zip(flagged[:3], ("legit", "fraud", "legit"), strict=True):
+        client.post(f"/events/{ident}/feedback", json={"label": label}, headers=ana)
+    normal = client.post("/event", json=bakery(15.0, 47, minute=55), headers=ana).json()
+    assert not normal["is_anomaly"]
+    client.post(f"/events/{normal['id']}/feedback", json={"label": "fraud"}, headers=ana)
+
+    params = {"from": "2026-04-15T00:00:00-03:00", "to": "2026-04-30T00:00:00-03:00"}
+    days = client.get("/feedback/stats", params=params, headers=ana).json()
+    assert (days["alerts"], days["reviewed"], days["dismissed"], days["confirmed"]) == (4, 3, 2, 1)
+    assert days["missed"] == 1
+    assert days["false_positive_rate"] == pytest.approx(2 / 3)
+    by_day = {p["start"]: p for p in days["periods"]}
+    assert by_day["2026-04-16"]["false_positive_rate"] == pytest.approx(1 / 2)
+    assert by_day["2026-04-17"]["false_positive_rate"] == 1.0
+    assert by_day["2026-04-23"]["reviewed"] == 0
+    assert by_day["2026-04-23"]["false_positive_rate"] is None
+
+    weeks = client.get("/feedback/stats", params=params | {"bucket": "week"}, headers=ana).json()
+    assert [w["start"] for w in weeks["periods"]] == ["2026-04-13", "2026-04-20"]
+    assert sum(w["alerts"] for w in weeks["periods"]) == 4
+
+    bad = client.get("/feedback/stats", params={"bucket": "year"}, headers=ana)
+    assert bad.status_code == 422
+    backwards = {"from": params["to"], "to": params["from"]}
+    assert client.get("/feedback/stats", params=backwards, headers=ana).status_code == 422
+    bia = signup_and_login(client, "bia")
+    assert client.get("/feedback/stats", params=params, headers=bia).json()["alerts"] == 0
