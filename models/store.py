@@ -1,5 +1,8 @@
 """Saving and loading detector versions, with the library versions and feature schema beside.
 
+The API keeps versions in the database (:func:`dumps` / :func:`loads`, see
+``vigilante.detection``); the folder functions serve offline tools.
+
 A model saved by another scikit-learn or feature schema is refused (and retrained), never
 half-loaded: unpickling across sklearn versions can silently change scores.
 """
@@ -7,6 +10,7 @@ half-loaded: unpickling across sklearn versions can silently change scores.
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import logging
 import os
@@ -72,27 +76,36 @@ def current_version(folder: Path) -> str | None:
         return None
 
 
-def load_current(folder: Path) -> Detector | None:
-    version = current_version(folder)
-    if version is None:
+def dumps(detector: Detector) -> tuple[dict, bytes]:
+    """The detector as (metadata, forest bytes): what the database keeps for each version."""
+    buffer = io.BytesIO()
+    joblib.dump(detector.forest, buffer)
+    return _meta(detector), buffer.getvalue()
+
+
+def loads(meta: dict, blob: bytes) -> Detector | None:
+    """The inverse of :func:`dumps`; None (logged) for another scikit-learn or feature schema."""
+    if not _compatible(meta, meta.get("version")):
         return None
-    try:
-        meta = json.loads((folder / f"{version}.json").read_text())
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        log.warning("ignoring unreadable saved model in %s: %s", folder, exc)
-        return None
-    if meta.get("sklearn") != sklearn.__version__ or meta.get("feature_schema") != FEATURE_SCHEMA:
-        log.warning(
-            "saved model %s was made with scikit-learn %s and features %s; this is %s and %s: "
-            "it will be retrained",
-            version,
-            meta.get("sklearn"),
-            meta.get("feature_schema"),
-            sklearn.__version__,
-            FEATURE_SCHEMA,
-        )
-        return None
-    forest = joblib.load(folder / f"{version}.joblib")
+    return _detector(meta, joblib.load(io.BytesIO(blob)))
+
+
+def _compatible(meta: dict, version: str | None) -> bool:
+    if meta.get("sklearn") == sklearn.__version__ and meta.get("feature_schema") == FEATURE_SCHEMA:
+        return True
+    log.warning(
+        "saved model %s was made with scikit-learn %s and features %s; this is %s and %s: "
+        "it will be retrained",
+        version,
+        meta.get("sklearn"),
+        meta.get("feature_schema"),
+        sklearn.__version__,
+        FEATURE_SCHEMA,
+    )
+    return False
+
+
+def _detector(meta: dict, forest) -> Detector:
     return Detector(
         version=meta["version"],
         trained_at=datetime.fromisoformat(meta["trained_at"]),
@@ -102,3 +115,17 @@ def load_current(folder: Path) -> Detector | None:
         forest_tail=meta["forest_tail"],
         score_quantiles=meta["score_quantiles"],
     )
+
+
+def load_current(folder: Path) -> Detector | None:
+    version = current_version(folder)
+    if version is None:
+        return None
+    try:
+        meta = json.loads((folder / f"{version}.json").read_text())
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        log.warning("ignoring unreadable saved model in %s: %s", folder, exc)
+        return None
+    if not _compatible(meta, version):
+        return None
+    return _detector(meta, joblib.load(folder / f"{version}.joblib"))

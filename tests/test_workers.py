@@ -280,3 +280,74 @@ def test_feedback_given_through_another_process_counts(make_client):
     seen_by_a, seen_by_b = post(a, 3)["reasons"], post(b, 4)["reasons"]
     assert seen_by_a == seen_by_b
     assert "dismissed_pattern" in [r["code"] for r in seen_by_a]
+
+
+TRAINING = {"min_train_samples": 50, "retrain_every": 50, "secret_key": "s" * 48}
+
+
+@pytest.fixture
+def two_hosts(make_client, database_url, tmp_path):
+    """Two apps with data folders of their own (two hosts) on one database."""
+    shared = database_url or f"sqlite:///{tmp_path}/shared.db"
+    return [
+        make_client(data_dir=tmp_path / f"host-{name}", database_url=shared, **TRAINING)
+        for name in "ab"
+    ]
+
+
+def history(n: int = 90) -> list[dict]:
+    start = datetime(2026, 3, 1, tzinfo=UTC)
+    return [e.payload for e in Simulator(5, 3, 0.0, start).history(days=10)][:n]
+
+
+def test_every_host_scores_with_the_newest_version_in_the_database(two_hosts):
+    a, b = two_hosts
+    auth = signup_and_login(a)
+    assert b.get("/model", headers=auth).json()["version"] == "prior-1"
+    a.post("/events", json=history(), headers=auth)  # enough to fit: a trains in background
+    a.app.state.ctx.detectors.wait()
+    trained = a.get("/model", headers=auth).json()["version"]
+    assert trained != "prior-1"
+    # Host b never trained and has nothing on its disk: it reads the version from the database.
+    assert b.get("/model", headers=auth).json()["version"] == trained
+    scored = b.post("/event", json={"amount": 20, "category": "café"}, headers=auth).json()
+    assert scored["model_version"] == trained
+    assert a.get(f"/events/{scored['id']}", headers=auth).json()["model_version"] == trained
+    retrained = b.post("/model/retrain", headers=auth).json()["version"]
+    assert retrained != trained
+    again = a.post("/event", json={"amount": 21, "category": "café"}, headers=auth).json()
+    assert again["model_version"] == retrained
+
+
+def test_a_fit_happens_once_across_workers(two_hosts):
+    a, b = two_hosts
+    auth = signup_and_login(a)
+    a.post("/events", json=history(), headers=auth)
+    a.app.state.ctx.detectors.wait()
+    first = a.get("/model", headers=auth).json()["version"]
+    user_id = 1  # the only user of this fresh database
+    on_a, on_b = a.app.state.ctx.detectors, b.app.state.ctx.detectors
+
+    # While a holds the lease, b's background trigger leaves the fit to it...
+    holder = on_a._acquire(user_id)
+    assert holder is not None and on_b._acquire(user_id) is None
+    assert on_b.retrain(user_id, wait=False) is None
+    # ...and an explicit retrain on b waits for a and answers with a's new version.
+    waiting, answers = threading.Event(), []
+    after_holder = on_b._after_holder
+    on_b._after_holder = lambda uid: waiting.set() or after_holder(uid)
+    asking = threading.Thread(target=lambda: answers.append(b.post("/model/retrain", headers=auth)))
+    asking.start()
+    assert waiting.wait(60)
+    X, explicit, total = on_a.training_data(user_id)
+    from models.detector import Detector
+
+    fitted = Detector.train(X, explicit, user_rows=total)
+    on_a._store(user_id, fitted)
+    on_a._release(user_id, holder)
+    asking.join()
+    assert answers[0].status_code == 200
+    assert answers[0].json()["version"] == fitted.version != first
+    # With a fresh version stored, b's background trigger does not fit again.
+    assert on_b.retrain(user_id, wait=False) is None
+    assert b.get("/model", headers=auth).json()["version"] == fitted.version

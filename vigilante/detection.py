@@ -1,82 +1,107 @@
 """The detector in service: which version scores each user now, and retraining as data arrive.
 
 Each user has a detector of their own, fitted on their own expenses only (one tenant's data
-never shapes another's alerts), saved under ``<data>/models/user-<id>/``. Until a user has
-``min_samples`` expenses, explicit evidence scores alone (``prior-1``).
+never shapes another's alerts). Until a user has ``min_samples`` expenses, explicit evidence
+scores alone (``prior-1``).
 
-Retraining is triggered by the amount of new data — every ``retrain_every`` expenses of a user,
-counted from the database (so several workers agree and replayed history trains as live history
-does) — and by ``POST /model/retrain``. It runs in a background thread, at most one fit at a
-time; the new version replaces the old with one reference assignment, so a request scores wholly
-with one version or the other. Other workers notice the new version through ``current.json``
-within a second.
+Versions live in the database (``detector_models``), so every worker and host scores with the
+same one: the ingest reads the user's newest version id inside its locked transaction and loads
+the forest only when that id changed. Retraining is triggered by the amount of new data — every
+``retrain_every`` expenses of a user, counted from the database (so replayed history trains as
+live history does) — and by ``POST /model/retrain``. It runs in a background thread, at most one
+fit at a time per process, and once across workers: a fit first takes the user's lease in
+``detector_training``; a worker that finds it taken leaves the fit to its holder.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import threading
 import time
 from collections import OrderedDict
-from pathlib import Path
 
 import numpy as np
-from sqlalchemy import Engine, func, or_, select
+from sqlalchemy import Connection, Engine, delete, func, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
 
 from models import store
 from models.detector import Detector
 from models.features import FEATURE_NAMES
-from vigilante.tables import expenses
+from vigilante.db import write_transaction
+from vigilante.tables import detector_models, detector_training, expenses
 
 log = logging.getLogger(__name__)
 TRAIN_ROWS = 20_000
 CACHE_USERS = 128
-POINTER_CHECK_S = 1.0
+KEEP_VERSIONS = 5  # per user, in the database
+LEASE_MS = 10 * 60_000  # a fit takes seconds; a crashed holder's lease lapses after this
 PRIOR = Detector()
 
 
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
 class DetectorService:
-    def __init__(self, engine: Engine, folder: Path, retrain_every: int, min_samples: int):
+    def __init__(self, engine: Engine, retrain_every: int, min_samples: int):
         self.engine = engine
-        self.folder = folder
         self.retrain_every = retrain_every
         self.min_samples = min_samples
-        self._models: OrderedDict[int, tuple[Detector, float]] = OrderedDict()
+        # user -> (row id of the version, the loaded detector): a cache of the database.
+        self._models: OrderedDict[int, tuple[int, Detector]] = OrderedDict()
         self._lock = threading.Lock()
         self._fit_gate = threading.Lock()  # one fit at a time: they are CPU-bound
         self._training: dict[int, threading.Thread] = {}
         self._attempted: dict[int, int] = {}  # user -> rows when a fit found too little data
 
-    def user_folder(self, user_id: int) -> Path:
-        return self.folder / f"user-{user_id}"
+    def for_user(self, user_id: int, conn: Connection | None = None) -> Detector:
+        """The newest version stored for this user; pass the ingest's connection to read it
+        inside that transaction."""
+        if conn is None:
+            with self.engine.connect() as own:
+                return self._newest(own, user_id)
+        return self._newest(conn, user_id)
 
-    def for_user(self, user_id: int) -> Detector:
-        """The version scoring this user now (re-read if another worker trained a newer one)."""
-        now = time.monotonic()
+    def _newest(self, conn: Connection, user_id: int) -> Detector:
+        newest = conn.execute(
+            select(detector_models.c.id)
+            .where(detector_models.c.user_id == user_id)
+            .order_by(detector_models.c.id.desc())
+            .limit(1)
+        ).scalar()
+        if newest is None:
+            return PRIOR
         with self._lock:
             cached = self._models.get(user_id)
-            if cached is not None:
+            if cached is not None and cached[0] == newest:
                 self._models.move_to_end(user_id)
-                if now - cached[1] < POINTER_CHECK_S:
-                    return cached[0]
-        detector = cached[0] if cached else None
-        on_disk = store.current_version(self.user_folder(user_id))
-        if on_disk is not None and (detector is None or detector.version != on_disk):
-            detector = store.load_current(self.user_folder(user_id)) or detector
-        detector = detector or PRIOR
+                return cached[1]
+        row = conn.execute(
+            select(detector_models.c.meta, detector_models.c.forest).where(
+                detector_models.c.id == newest
+            )
+        ).one()
+        # A version made by another scikit-learn or feature schema is not used: retrain.
+        detector = store.loads(row.meta, row.forest) or PRIOR
+        self._remember(user_id, newest, detector)
+        return detector
+
+    def _remember(self, user_id: int, row_id: int, detector: Detector) -> None:
         with self._lock:
-            self._models[user_id] = (detector, now)
+            self._models[user_id] = (row_id, detector)
             self._models.move_to_end(user_id)
             while len(self._models) > CACHE_USERS:
                 self._models.popitem(last=False)
-        return detector
 
-    def _install(self, user_id: int, detector: Detector) -> None:
+    def _last_used(self, user_id: int) -> Detector:
         with self._lock:
-            self._models[user_id] = (detector, time.monotonic())
+            cached = self._models.get(user_id)
+        return cached[1] if cached else PRIOR
 
-    def due(self, user_id: int, user_rows: int) -> bool:
-        detector = self.for_user(user_id)
+    def due(self, user_id: int, user_rows: int, detector: Detector | None = None) -> bool:
+        detector = detector or self._last_used(user_id)
         if user_rows < self.min_samples:
             return False
         if self._attempted.get(user_id, -1) > user_rows - self.min_samples:
@@ -101,7 +126,7 @@ class DetectorService:
 
     def _retrain_logged(self, user_id: int) -> None:
         try:
-            self.retrain(user_id)
+            self.retrain(user_id, wait=False)
         except Exception:  # a failed retrain keeps the current version serving
             log.exception("retraining for user %s failed; keeping the current version", user_id)
 
@@ -128,18 +153,116 @@ class DetectorService:
         X = X.reshape(len(rows), len(FEATURE_NAMES))
         return X, np.array([r.evidence for r in rows], dtype=float), total
 
-    def retrain(self, user_id: int) -> Detector | None:
-        """Fit a new version on the user's recent history; None when there is too little."""
-        with self._fit_gate:
-            X, explicit, total = self.training_data(user_id)
-            if len(X) < self.min_samples:
-                self._attempted[user_id] = total
-                return None
-            detector = Detector.train(X, explicit, user_rows=total)
-            store.save(detector, self.user_folder(user_id))
-            self._install(user_id, detector)
+    def retrain(self, user_id: int, wait: bool = True) -> Detector | None:
+        """Fit a new version on the user's recent history; None when there is too little.
+
+        Only the holder of the user's lease fits. Without the lease, ``wait`` (an explicit
+        request) waits for the holder and answers with what it stored; the background trigger
+        (``wait=False``) leaves it to the holder.
+        """
+        background = not wait
+        holder = self._acquire(user_id)
+        if holder is None:
+            return None if background else self._after_holder(user_id)
+        try:
+            with self._fit_gate:
+                X, explicit, total = self.training_data(user_id)
+                newest = self.for_user(user_id)
+                if background and not self.due(user_id, total, newest):
+                    return None  # another worker stored a fresh version a moment ago
+                if len(X) < self.min_samples:
+                    self._attempted[user_id] = total
+                    return None
+                detector = Detector.train(X, explicit, user_rows=total)
+                self._store(user_id, detector)
+        finally:
+            self._release(user_id, holder)
         log.info("user %s: detector %s trained on %d expenses", user_id, detector.version, len(X))
         return detector
+
+    def _store(self, user_id: int, detector: Detector) -> None:
+        meta, blob = store.dumps(detector)
+        with write_transaction(self.engine) as conn:
+            row_id = conn.execute(
+                insert(detector_models)
+                .values(
+                    user_id=user_id,
+                    version=detector.version,
+                    created_ms=_now_ms(),
+                    user_rows=detector.user_rows,
+                    meta=meta,
+                    forest=blob,
+                )
+                .returning(detector_models.c.id)
+            ).scalar_one()
+            kept = conn.execute(
+                select(detector_models.c.id)
+                .where(detector_models.c.user_id == user_id)
+                .order_by(detector_models.c.id.desc())
+                .limit(KEEP_VERSIONS)
+            ).scalars()
+            conn.execute(
+                delete(detector_models).where(
+                    detector_models.c.user_id == user_id, detector_models.c.id < min(kept)
+                )
+            )
+        self._remember(user_id, row_id, detector)
+
+    def _acquire(self, user_id: int) -> str | None:
+        """Take the user's training lease; None if another live holder has it."""
+        holder = f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"[:128]
+        now = _now_ms()
+        try:
+            with write_transaction(self.engine) as conn:
+                taken = conn.execute(
+                    update(detector_training)
+                    .where(
+                        detector_training.c.user_id == user_id,
+                        detector_training.c.expires_ms <= now,
+                    )
+                    .values(holder=holder, expires_ms=now + LEASE_MS)
+                ).rowcount
+                if taken:
+                    return holder
+                exists = conn.execute(
+                    select(func.count())
+                    .select_from(detector_training)
+                    .where(detector_training.c.user_id == user_id)
+                ).scalar_one()
+                if exists:
+                    return None
+                conn.execute(
+                    insert(detector_training).values(
+                        user_id=user_id, holder=holder, expires_ms=now + LEASE_MS
+                    )
+                )
+            return holder
+        except IntegrityError:  # another worker inserted the lease first (PostgreSQL)
+            return None
+
+    def _release(self, user_id: int, holder: str) -> None:
+        with write_transaction(self.engine) as conn:
+            conn.execute(
+                delete(detector_training).where(
+                    detector_training.c.user_id == user_id, detector_training.c.holder == holder
+                )
+            )
+
+    def _after_holder(self, user_id: int, timeout_s: float = 120) -> Detector | None:
+        """Wait for another worker's fit to end; then the newest version (None: no forest)."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            with self.engine.connect() as conn:
+                busy = conn.execute(
+                    select(detector_training.c.expires_ms).where(
+                        detector_training.c.user_id == user_id
+                    )
+                ).scalar()
+            if busy is None or busy <= _now_ms():
+                break
+            time.sleep(0.1)
+        newest = self.for_user(user_id)
+        return newest if newest.forest is not None else None
 
     def wait(self, timeout: float = 60) -> None:
         """Block until background retrains (if any) have finished: for tests and benchmarks."""

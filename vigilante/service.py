@@ -164,7 +164,7 @@ class Ingestor:
 
             known = self._known_external_ids(conn, user_id, rows)
             history = self.histories.fresh(conn, user_id)
-            detector = self.detectors.for_user(user_id)
+            detector = self.detectors.for_user(user_id, conn)  # the newest, for every worker
             new_rows, events, vectors, weighed_all = [], [], [], []
             slots: list[int | dict] = []  # per input: index into new_rows, or an existing id
             for row in rows:

@@ -106,3 +106,29 @@ login_failures = Table(
     Index("ix_login_failures_address_at", "address", "at_ms"),
     Index("ix_login_failures_at", "at_ms"),
 )
+
+# Fitted detector versions, one row each, shared by every worker and host: a user's newest row
+# is the version scoring that user (read inside each ingest transaction).
+detector_models = Table(
+    "detector_models",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("user_id", BigId, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("version", String(64), nullable=False),
+    Column("created_ms", BigInteger, nullable=False),
+    Column("user_rows", BigInteger, nullable=False),
+    # models.store's metadata: library versions, feature schema, calibration.
+    Column("meta", JSON, nullable=False),
+    Column("forest", LargeBinary, nullable=False),  # the fitted forest, joblib bytes
+    Index("ix_detector_models_user_id_id", "user_id", "id"),
+    UniqueConstraint("user_id", "version", name="uq_detector_models_user_version"),
+)
+
+# Who is fitting a user's next version, until when: retraining happens once across workers.
+detector_training = Table(
+    "detector_training",
+    metadata,
+    Column("user_id", BigId, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("holder", String(128), nullable=False),
+    Column("expires_ms", BigInteger, nullable=False),
+)

@@ -70,9 +70,7 @@ def build_context(settings: Settings) -> AppContext:
     except Exception:
         engine.dispose()
         raise
-    detectors = DetectorService(
-        engine, settings.data_dir / "models", settings.retrain_every, settings.min_train_samples
-    )
+    detectors = DetectorService(engine, settings.retrain_every, settings.min_train_samples)
     ingestor = Ingestor(
         engine=engine,
         detectors=detectors,
