@@ -158,6 +158,7 @@ def main(argv: list[str] | None = None) -> int:
     settings = get_settings()
     tally = Tally()
     signal.signal(signal.SIGTERM, _interrupt)  # stopped by `make run`: summary all the same
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # even if started in background
 
     def on_retry(attempt: int, error: ApiError, delay: float) -> None:
         tally.retries += 1
@@ -190,6 +191,8 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         pass
     finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):  # Ctrl-C, then `make run` stopping us
+            signal.signal(sig, signal.SIG_IGN)
         client.close()
     say(tally.summary(args.lang))
     return 0

@@ -116,11 +116,21 @@ def submit(api: VigilanteClient, values: dict) -> None:
         return
     st.session_state["entry_errors"] = {}
     st.session_state["verdict"] = stored
-    for key in ("amount", "merchant", "description"):  # a fresh form for the next expense
-        st.session_state.pop(key, None)
+    st.session_state["clear_form"] = True
+
+
+CLEARED = ("amount", "merchant", "description")
+
+
+def clear_form_if_sent() -> None:
+    """After a stored expense, a fresh form; widgets can only be reset before they are drawn."""
+    if st.session_state.pop("clear_form", False):
+        for key in CLEARED:
+            st.session_state[key] = ""
 
 
 def entry_form(api: VigilanteClient) -> None:
+    clear_form_if_sent()
     with st.form("expense", border=True):
         cols = st.columns(2)
         with cols[0]:

@@ -12,6 +12,7 @@ fit a forest, the prior detector scores on explicit evidence alone with a fixed 
 from __future__ import annotations
 
 import math
+from bisect import bisect_right
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -105,6 +106,26 @@ class Detector:
         tail = np.maximum(1 - level, 5e-4)
         return np.clip(np.log(FOREST_ANOMALY_MASS / tail), 0.0, FOREST_MAX_LLR)
 
+    def _forest_llr_list(self, anomaly: np.ndarray) -> list[float]:
+        if len(anomaly) > 8:
+            return self.forest_llr(anomaly).tolist()
+        # One POST /event: numpy's per-call overhead would dominate; same arithmetic in floats.
+        tails, levels = self.forest_tail, TAIL_LEVELS.tolist()
+        out = []
+        for a in anomaly.tolist():
+            if a <= tails[0]:
+                level = 0.0 if a < tails[0] else levels[0]
+            elif a >= tails[-1]:
+                level = 0.9995 if a > tails[-1] else levels[-1]
+            else:
+                i = bisect_right(tails, a)
+                t0, t1 = tails[i - 1], tails[i]
+                frac = (a - t0) / (t1 - t0) if t1 > t0 else 0.0
+                level = levels[i - 1] + frac * (levels[i] - levels[i - 1])
+            tail = max(1 - level, 5e-4)
+            out.append(min(max(math.log(FOREST_ANOMALY_MASS / tail), 0.0), FOREST_MAX_LLR))
+        return out
+
     def threshold(self, alert_rate: float) -> float:
         if not self.score_quantiles:
             return PRIOR_THRESHOLD
@@ -118,7 +139,7 @@ class Detector:
         if not vectors:
             return []
         if self._flat is not None:
-            model = self.forest_llr(self._flat.anomaly(np.vstack(vectors))).tolist()
+            model = self._forest_llr_list(self._flat.anomaly(np.vstack(vectors)))
         else:
             model = [0.0] * len(vectors)
         threshold = self.threshold(alert_rate)

@@ -116,11 +116,11 @@ def explicit_evidence(ctx: Context) -> list[Evidence]:
 
     established = ctx.history_size >= 5
     if ctx.category_novel and established:
-        # First expense in a category: how often does this spender start a new one, and do
-        # the user's other accounts (or nearly everyone: rent, bills) use it anyway?
+        # First expense in a category: how often does this spender start a new one (categories
+        # seen once so far, Good-Turing), unless nearly everyone pays it (rent, bills)?
         p_new = (ctx.single_categories + 1) / (ctx.history_size + 2)
-        common = 0.9 if ctx.category_essential else 0.2 * ctx.category_share
-        p_new = p_new + (1 - p_new) * 0.5 * common
+        if ctx.category_essential:
+            p_new = max(p_new, 0.5)
         novelty = _clip(math.log(P_NEW_CATEGORY_IF_ANOMALY / p_new))
         # Judge the amount against the category where it is common, else against the spender.
         if ctx.category_essential or ctx.category_share >= 0.5:

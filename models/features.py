@@ -82,25 +82,25 @@ class Event:
 class RobustWindow:
     """The last ``maxlen`` values, also kept sorted: median and quartiles in O(1)."""
 
-    __slots__ = ("_fifo", "_sorted")
+    __slots__ = ("_fifo", "_sorted", "_stats")
 
     def __init__(self, maxlen: int):
         self._fifo: deque[float] = deque(maxlen=maxlen)
         self._sorted: list[float] = []
+        self._stats: tuple[float, float | None] | None = None
 
     def __len__(self) -> int:
         return len(self._fifo)
 
     def add(self, value: float) -> None:
         if len(self._fifo) == self._fifo.maxlen:
-            self._drop_sorted(self._fifo[0])
+            old = self._fifo[0]
+            i = bisect_left(self._sorted, old)
+            if i < len(self._sorted) and self._sorted[i] == old:
+                del self._sorted[i]
         self._fifo.append(value)
         insort(self._sorted, value)
-
-    def _drop_sorted(self, value: float) -> None:
-        i = bisect_left(self._sorted, value)
-        if i < len(self._sorted) and self._sorted[i] == value:
-            del self._sorted[i]
+        self._stats = None
 
     def quantile(self, q: float) -> float:
         s = self._sorted
@@ -109,14 +109,23 @@ class RobustWindow:
         hi = min(lo + 1, len(s) - 1)
         return s[lo] + (s[hi] - s[lo]) * (pos - lo)
 
+    def stats(self) -> tuple[float, float | None]:
+        """(median, spread), computed once per change: most windows are read far more often."""
+        if self._stats is None:
+            if not self._sorted:
+                return math.nan, None
+            spread = None
+            if len(self._sorted) >= 4:
+                spread = (self.quantile(0.75) - self.quantile(0.25)) / 1.349
+            self._stats = (self.quantile(0.5), spread)
+        return self._stats
+
     def median(self) -> float:
-        return self.quantile(0.5)
+        return self.stats()[0]
 
     def spread(self) -> float | None:
         """Inter-quartile range as a normal-equivalent standard deviation; None under 4 values."""
-        if len(self._sorted) < 4:
-            return None
-        return (self.quantile(0.75) - self.quantile(0.25)) / 1.349
+        return self.stats()[1]
 
 
 @dataclass(slots=True)
@@ -138,14 +147,18 @@ def shrink(
     """The window's median and spread, each pulled towards ``prior`` as if it held that many
     values. A centre is learnt from a couple of expenses (one merchant charges alike); a spread
     needs more, so its weight is larger."""
-    n = len(window) if window is not None else 0
+    if window is None:
+        return prior
+    n = len(window._fifo)
     if n == 0:
         return prior
+    median, own = window.stats()
     wc = n / (n + center_weight)
     ws = n / (n + scale_weight)
-    own = window.spread()
-    own = max(own if own is not None else prior.scale, MIN_SCALE)
-    center = wc * window.median() + (1 - wc) * prior.center
+    if own is None or own < MIN_SCALE:
+        own = prior.scale if own is None else MIN_SCALE
+        own = max(own, MIN_SCALE)
+    center = wc * median + (1 - wc) * prior.center
     scale = math.sqrt(ws * own * own + (1 - ws) * prior.scale * prior.scale)
     return Estimate(center, max(scale, MIN_SCALE), prior.n + n)
 
@@ -171,6 +184,7 @@ class AccountState:
         "merchants",
         "category_merchants",
         "hours",
+        "hour_density",
         "recent_ts",
         "feedback",
     )
@@ -184,6 +198,7 @@ class AccountState:
         self.merchants: dict[str, MerchantState] = {}
         self.category_merchants: dict[str, set[str]] = {}
         self.hours = [0] * 24
+        self.hour_density = [0.0] * 24  # hours smoothed over neighbouring hours
         self.recent_ts: deque[int] = deque(maxlen=KEEP_RECENT)
         # (category, merchant) -> expense id -> (log amount, "legit" | "fraud")
         self.feedback: dict[tuple[str, str], dict[int, tuple[float, str]]] = {}
@@ -237,7 +252,7 @@ class Context:
     recurring: bool
     dismissed_similar: int
     confirmed_similar: int
-    hours: tuple[int, ...]  # the account's expenses per local hour, for the explanation
+    hours: list[int]  # the account's expenses per local hour, for the explanation (read only)
 
 
 def t_density(z: float, df: int) -> float:
@@ -311,7 +326,9 @@ class SpenderHistory:
         window.add(x)
         count = acc.category_counts.get(ev.category, 0) + 1
         acc.category_counts[ev.category] = count
-        acc.single_categories += 1 if count == 1 else (-1 if count == 2 else 0)
+        prior = category_prior(ev.category)
+        if not (prior and prior.essential):  # a bill is new once a month, not a new habit
+            acc.single_categories += 1 if count == 1 else (-1 if count == 2 else 0)
         if m is not None:
             m.logs.add(x)
             acc.category_merchants.setdefault(ev.category, set()).add(ev.merchant)
@@ -319,7 +336,11 @@ class SpenderHistory:
             if household is None:
                 household = self.user_by_merchant[ev.merchant] = RobustWindow(KEEP_USER_MERCHANT)
             household.add(x)
-        acc.hours[self._local(ev.ts).hour] += 1
+        hour = self._local(ev.ts).hour
+        acc.hours[hour] += 1
+        density = acc.hour_density
+        for d, w in HOUR_KERNEL:
+            density[(hour + d) % 24] += w
         self.user_logs.add(x)
         user_window = self.user_by_category.get(ev.category)
         if user_window is None:
@@ -358,8 +379,11 @@ class SpenderHistory:
         m = acc.merchants.get(ev.merchant) if ev.merchant else None
         # One merchant charges alike: its spread is narrower than a category's mix of them.
         at_merchant = Estimate(cat.center, min(cat.scale, MERCHANT_SCALE))
+        # Where one merchant's prices sit is learnt from a visit or two when the category spans
+        # a wide range (a precision weight: spread within a merchant over spread between them).
+        pull = min(max((at_merchant.scale / cat.scale) ** 2, 0.1), 1.0)
         if m is not None and len(m.logs):
-            specific, level = shrink(m.logs, at_merchant, 1, 4), "merchant"
+            specific, level = shrink(m.logs, at_merchant, pull, 4), "merchant"
             z_amount = specific.z(x)
             amount_density = t_density(z_amount, specific.n)
         else:
@@ -376,11 +400,11 @@ class SpenderHistory:
             for key in acc.category_merchants.get(ev.category, ()):
                 other = acc.merchants[key]
                 if len(other.logs):
-                    mixture.append((other.visits, shrink(other.logs, at_merchant, 1, 4).z(x)))
+                    mixture.append((other.visits, shrink(other.logs, at_merchant, pull, 4).z(x)))
             household = self.user_by_merchant.get(ev.merchant) if ev.merchant else None
             if household is not None and len(household):
                 weight = max(sum(w for w, _ in mixture), 1)
-                mixture.append((weight, shrink(household, at_merchant, 1, 4).z(x)))
+                mixture.append((weight, shrink(household, at_merchant, pull, 4).z(x)))
             if mixture:
                 total = sum(w for w, _ in mixture)
                 z_amount = min(z for _, z in mixture)
@@ -416,10 +440,13 @@ class SpenderHistory:
                         split_total += past_cents
                         split_first = min(split_first, past_ts)
                 elif dt > 0:
+                    # Older than every window (the deque is in arrival order): only the monthly
+                    # question is left, and it is settled by the first such visit or two.
                     days = dt / DAY_MS
-                    if days < 20:
-                        monthly = False  # visited in between: a frequent merchant, not a bill
-                    elif monthly is None and (26 <= days <= 35 or 54 <= days <= 66):
+                    if days < 20 or days > 66:
+                        monthly = monthly or False  # in between: a frequent merchant
+                        break
+                    if monthly is None and (26 <= days <= 35 or 54 <= days <= 66):
                         monthly = abs(math.log(past_cents / ev.cents)) < 0.2 or None
             recurring = bool(monthly)
             if not limit or split_total <= limit * 100:
@@ -432,9 +459,7 @@ class SpenderHistory:
 
         # The hour against this account's own hours, smoothed over neighbouring hours so that
         # an hour next to the usual ones is less surprising than one far from all of them.
-        h = acc.hours
-        density = sum(w * h[(hour + d) % 24] for d, w in HOUR_KERNEL)
-        p_hour = (density + HOUR_PRIOR / 24) / (acc.n + HOUR_PRIOR)
+        p_hour = (acc.hour_density[hour] + HOUR_PRIOR / 24) / (acc.n + HOUR_PRIOR)
         hour_surprise = max(0.0, math.log((1 / 24) / p_hour))
 
         dismissed = confirmed = 0
@@ -491,7 +516,7 @@ class SpenderHistory:
             recurring=recurring,
             dismissed_similar=dismissed,
             confirmed_similar=confirmed,
-            hours=tuple(h),
+            hours=acc.hours,
         )
         vector = np.array(
             [

@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 import unicodedata
 from dataclasses import dataclass
+from functools import lru_cache
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +119,7 @@ def fold(text: str) -> str:
 _FOLDED = {fold(name): prior for name, prior in PRIORS.items()}
 
 
+@lru_cache(maxsize=4096)
 def category_prior(category: str) -> CategoryPrior | None:
     """The built-in prior of a category name, or None when the name is not a known one."""
     return _FOLDED.get(fold(category))

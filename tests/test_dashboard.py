@@ -53,6 +53,19 @@ def test_login_then_kpis_anomalies_and_feedback(live_api, open_app):
     assert any("Avaliação: tudo certo" in c.value for c in at.caption)
 
 
+def test_wrong_password_then_throttled_login_is_explained(live_api, open_app):
+    username, _ = live_api.new_user("dash")
+    at = open_app("dashboard.py", live_api.url)
+    messages = []
+    for _ in range(6):
+        at = login(at, username, "not the password")
+        assert not at.exception
+        messages.append(at.error[0].value)
+    assert messages[0] == "Usuário ou senha incorretos."
+    assert messages[-1].startswith("Muitas tentativas de login; tente de novo em")
+    assert not at.metric
+
+
 def test_new_expenses_appear_on_the_next_refresh(live_api, open_app):
     username, client = seeded_user(live_api)
     at = login(open_app("dashboard.py", live_api.url), username)

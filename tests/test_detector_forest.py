@@ -67,3 +67,15 @@ def test_a_forest_on_few_samples_with_shallow_trees(fitted):
     rng = np.random.default_rng(1)
     small = fit_forest(rng.normal(size=(60, WIDTH)), seed=0, n_estimators=25)
     same(small, FlatForest(small), rng.normal(0, 5, size=(300, WIDTH)))
+
+
+def test_one_row_gets_the_same_forest_evidence_as_a_batch():
+    from models.detector import Detector
+
+    rng = np.random.default_rng(0)
+    detector = Detector.train(rng.normal(size=(1500, WIDTH)), np.zeros(1500))
+    rows = rng.normal(0, 2, size=(300, WIDTH))
+    anomaly = np.concatenate([detector._flat.anomaly(rows), detector.forest_tail, [0.0, 1.0]])
+    batch = detector.forest_llr(anomaly)
+    one_by_one = [detector._forest_llr_list(anomaly[i : i + 1])[0] for i in range(len(anomaly))]
+    assert np.array_equal(batch, np.array(one_by_one))

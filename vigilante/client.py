@@ -13,6 +13,7 @@ caller passes its own), so a retry after a lost answer never stores an expense t
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import time
@@ -70,6 +71,12 @@ class ServerError(ApiError):
     """5xx, 413 or 429, or any other answer the client did not expect."""
 
 
+class RateLimited(ServerError):
+    """429: too many attempts (failed logins); ``retry_after`` seconds to wait."""
+
+    retry_after: float = 1.0
+
+
 def _error_for(response: httpx.Response) -> ApiError:
     try:
         detail = response.json().get("detail")
@@ -80,10 +87,12 @@ def _error_for(response: httpx.Response) -> ApiError:
         message = "; ".join(f"{e.get('field')}: {e.get('message')}" for e in detail[:5])
     else:
         message = str(detail or response.reason_phrase)
-    kind = {401: AuthError, 404: NotFound, 409: Conflict, 422: InvalidInput}.get(
-        status, ServerError
-    )
-    return kind(f"{status} {message}", status=status, detail=detail)
+    kind = {401: AuthError, 404: NotFound, 409: Conflict, 422: InvalidInput, 429: RateLimited}
+    error = kind.get(status, ServerError)(f"{status} {message}", status=status, detail=detail)
+    if isinstance(error, RateLimited):
+        with contextlib.suppress(ValueError):
+            error.retry_after = max(0.0, float(response.headers.get("Retry-After", 1)))
+    return error
 
 
 def _param(value: Any) -> Any:
@@ -278,6 +287,10 @@ class VigilanteClient:
                 if not (retryable and retry_ok) or attempt >= self.retries:
                     raise
                 delay = min(self.max_backoff, self.backoff * 2**attempt)
+                if isinstance(exc, RateLimited):
+                    if exc.retry_after > self.max_backoff:
+                        raise
+                    delay = max(delay, exc.retry_after)
                 attempt += 1
                 if self.on_retry:
                     self.on_retry(attempt, exc, delay)

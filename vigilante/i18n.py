@@ -34,6 +34,10 @@ STRINGS: dict[str, dict[str, str]] = {
         "pt-BR": "Usuário ou senha incorretos.",
         "en": "Incorrect username or password.",
     },
+    "login_throttled": {
+        "pt-BR": "Muitas tentativas de login; tente de novo em {seconds} s.",
+        "en": "Too many login attempts; try again in {seconds} s.",
+    },
     "logged_in_as": {"pt-BR": "Conectado como **{user}**", "en": "Logged in as **{user}**"},
     "auth_off": {
         "pt-BR": "Modo local: sem login (VIGILANTE_AUTH=off).",
@@ -147,10 +151,10 @@ STRINGS: dict[str, dict[str, str]] = {
         "en": "Please fix the fields marked below.",
     },
     "verdict_anomaly": {
-        "pt-BR": "⚠️ Parece estranha: gravidade {severity}",
-        "en": "⚠️ Looks wrong: {severity} severity",
+        "pt-BR": "Parece estranha: gravidade {severity}",
+        "en": "Looks wrong: {severity} severity",
     },
-    "verdict_ok": {"pt-BR": "✅ Parece normal", "en": "✅ Looks normal"},
+    "verdict_ok": {"pt-BR": "Parece normal", "en": "Looks normal"},
     "verdict_stored": {
         "pt-BR": "Despesa nº {id} registrada: {amount} em {category}.",
         "en": "Expense #{id} stored: {amount} in {category}.",

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import os
 import secrets
+import shlex
 import signal
 import socket
 import subprocess
@@ -25,6 +26,7 @@ from vigilante.client import (
     ApiUnreachable,
     AuthError,
     Conflict,
+    RateLimited,
     VigilanteClient,
     demo_credentials_path,
     read_demo_credentials,
@@ -43,11 +45,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--entry-port", type=int, default=8502)
     p.add_argument("--no-demo", action="store_true", help="do not start demo.py")
     p.add_argument("--demo-interval", type=float, default=2.0)
+    p.add_argument(
+        "--demo-options", default="", help='more demo.py options, e.g. "--accounts 20 --seed 1"'
+    )
     return p.parse_args(argv)
 
 
 def port_free(port: int) -> bool:
     with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the servers do
         try:
             s.bind((HOST, port))
         except OSError:
@@ -92,8 +98,15 @@ class Processes:
             (n for n in names if n in self.children and self.children[n].poll() is not None), None
         )
 
-    def stop(self) -> None:
-        for proc in self.children.values():
+    def stop(self, grace: float = 0.0) -> None:
+        """Terminate what is still running; ``grace`` lets children that got the same Ctrl-C
+        finish on their own first (a second signal would cut their shutdown short)."""
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, signal.SIG_IGN)
+        deadline = time.monotonic() + grace
+        while time.monotonic() < deadline and any(p.poll() is None for p in self.children.values()):
+            time.sleep(0.1)
+        for proc in reversed(self.children.values()):  # demo.py first, the API last
             if proc.poll() is None:
                 proc.terminate()
         deadline = time.monotonic() + 15
@@ -129,6 +142,10 @@ def ensure_demo_account(client: VigilanteClient, path: Path) -> tuple[str, str, 
             return (*found, False)
         except AuthError:
             pass  # a fresh database, or the account's password was changed
+        except RateLimited as exc:
+            raise SystemExit(
+                f"Too many failed logins for {found[0]!r}; try again in {exc.retry_after:.0f} s."
+            ) from None
     username = found[0] if found else "demo"
     password = secrets.token_urlsafe(18)
     for _ in range(5):
@@ -186,6 +203,7 @@ def main(argv: list[str] | None = None) -> int:
     api_url = f"http://{HOST}:{args.api_port}"
     env = os.environ | {"VIGILANTE_API_URL": api_url, "PYTHONUNBUFFERED": "1"}
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # even if started in background
     procs = Processes()
     try:
         python = [sys.executable]
@@ -205,7 +223,7 @@ def main(argv: list[str] | None = None) -> int:
             procs.start(name, python + app_cmd.split() + ["--server.headless", "true"], app_env)
         if not args.no_demo:
             demo_cmd = f"demo.py --url {api_url} --interval {args.demo_interval}"
-            procs.start("demo", python + demo_cmd.split(), env)
+            procs.start("demo", python + demo_cmd.split() + shlex.split(args.demo_options), env)
         print(banner(args, settings, login, path), flush=True)
         parent = os.getppid()
         while True:
@@ -218,6 +236,7 @@ def main(argv: list[str] | None = None) -> int:
             time.sleep(0.5)
     except KeyboardInterrupt:
         print("\nStopping…", flush=True)
+        procs.stop(grace=5.0)
         return 0
     finally:
         procs.stop()

@@ -400,9 +400,9 @@ class Simulator:
             hard = None
             if on_trip and category in ("alimentação", "transporte", "lazer", "mercado"):
                 # Away from home: other merchants, a little dearer, the same habits.
+                # The local counterpart of a habitual merchant: a similar price every visit.
                 merchant = spender.trip_merchants.setdefault(
-                    f"{category}{rng.randint(0, 3)}",
-                    f"{rng.choice(NEW_MERCHANTS[category])} ({spender.trip_city})",
+                    merchant, f"{rng.choice(NEW_MERCHANTS[category])} ({spender.trip_city})"
                 )
                 amount *= rng.uniform(1.0, 1.8)
                 hard = "trip"
@@ -525,10 +525,9 @@ class Simulator:
             category, _ = self._pick(spender)
             pool = [m for m in CATEGORIES[category][0] if m not in spender.scale]
             merchant = rng.choice(pool) if pool else f"Loja {rng.randint(100, 999)}"
-            typical = sum(spender.scale[m] for m in spender.merchants[category]) / len(
-                spender.merchants[category]
-            )
-            return [one(when, typical * rng.uniform(4, 10), category, merchant)]
+            # Unusual: well above what the dearest merchant of the category charges them.
+            dearest = max(spender.scale[m] for m in spender.merchants[category])
+            return [one(when, dearest * rng.uniform(3, 8), category, merchant)]
         raise ValueError(kind)
 
 

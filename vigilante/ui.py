@@ -19,6 +19,7 @@ from vigilante.client import (
     ApiError,
     ApiUnreachable,
     AuthError,
+    RateLimited,
     VigilanteClient,
     read_demo_credentials,
 )
@@ -119,8 +120,12 @@ def require_login(client: VigilanteClient) -> None:
             client.login(username.strip(), password)
         except AuthError:
             st.error(t("login_failed"))
+        except RateLimited as exc:
+            st.error(t("login_throttled", seconds=f"{exc.retry_after:.0f}"))
         except ApiUnreachable:
             api_banner(client)
+        except ApiError as exc:
+            st.error(t("api_error", message=exc.message))
         else:
             st.rerun()
     st.stop()
