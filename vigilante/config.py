@@ -88,6 +88,36 @@ class Settings(BaseSettings):
         default=2.0, ge=0.5, le=3600, description="Dashboard live refresh"
     )
 
+    # Alerts: rules, budgets, webhooks and e-mail (docs/alerts.md)
+    alerts_worker: Literal["on", "off"] = Field(
+        default="on", description="Run the alert worker in this API process"
+    )
+    alerts_poll_seconds: float = Field(default=1.0, gt=0, le=3600)
+    alerts_batch: int = Field(default=1_000, ge=1, le=100_000)
+    alert_group_minutes: int = Field(
+        default=60, ge=0, le=7 * 24 * 60, description="Same cause, same spender: one alert"
+    )
+    max_rules: int = Field(default=100, ge=1)
+    max_budgets: int = Field(default=100, ge=1)
+    max_webhooks: int = Field(default=10, ge=1)
+    webhook_allow_private: bool = Field(
+        default=False, description="Allow webhook URLs on loopback/private networks"
+    )
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+    webhook_concurrency: int = Field(default=4, ge=1, le=64)
+    webhook_retry_base_seconds: float = Field(default=30.0, ge=0)
+    webhook_retry_max_seconds: float = Field(default=3_600.0, ge=0)
+    webhook_retry_hours: float = Field(default=24.0, ge=0)
+    webhook_disable_after: int = Field(default=10, ge=1, description="Consecutive failures")
+    smtp_host: str | None = Field(default=None, description="Unset: no e-mail is sent")
+    smtp_port: int = Field(default=587, ge=1, le=65_535)
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_security: Literal["starttls", "ssl", "none"] = "starttls"
+    smtp_from: str = "Vigilante de Gastos <vigilante@localhost>"
+    smtp_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+    digest_hour: int = Field(default=8, ge=0, le=23, description="Local hour of the daily digest")
+
     @field_validator("currency")
     @classmethod
     def _upper_currency(cls, value: str) -> str:

@@ -12,10 +12,22 @@ from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 
 import vigilante
+from vigilante.alerts.worker import AlertWorker
 from vigilante.api import errors
 from vigilante.api.deps import AppContext
 from vigilante.api.limits import BodySizeLimit, SecurityHeaders
-from vigilante.api.routes import events, feedback, stats, system, users
+from vigilante.api.routes import alerts as alerts_routes
+from vigilante.api.routes import (
+    budgets,
+    events,
+    feedback,
+    me,
+    rules,
+    stats,
+    system,
+    users,
+    webhooks,
+)
 from vigilante.config import Settings, get_settings
 from vigilante.db import create_db_engine, is_sqlite, write_transaction
 from vigilante.detection import DetectorService
@@ -98,10 +110,14 @@ def build_context(settings: Settings) -> AppContext:
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     ctx = build_context(settings)
+    alert_worker = AlertWorker(ctx.engine, settings)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI):
+        if settings.alerts_worker == "on":
+            alert_worker.start()
         yield
+        alert_worker.stop()
         ctx.detectors.wait(timeout=30)
         ctx.engine.dispose()
 
@@ -112,8 +128,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.ctx = ctx
+    app.state.alerts = alert_worker
     errors.install(app)
     for router in (users.router, events.router, feedback.router, stats.router, system.router):
+        app.include_router(router)
+    for router in (alerts_routes.router, rules.router, budgets.router, webhooks.router, me.router):
         app.include_router(router)
     errors.document(app)
     # Added last = outermost: the body limit answers before anything reads the body, and every
@@ -121,7 +140,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(
         CORSMiddleware,
         allow_origins=settings.cors_origins,
-        allow_methods=["GET", "POST"],
+        allow_methods=["GET", "POST", "PATCH", "DELETE"],
         allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "Accept-Language"],
         expose_headers=["Retry-After"],
         allow_credentials=False,  # bearer tokens, no cookies
