@@ -165,6 +165,8 @@ def _openapi_with_real_errors(app: FastAPI) -> dict:
                 )
             if "requestBody" in operation:
                 responses.setdefault("413", _error("Request body over the configured size"))
+            if any(p.get("in") == "path" for p in operation.get("parameters", [])):
+                responses.setdefault("404", _error("No such resource of yours"))
             if operation.get("security"):
                 responses.setdefault(
                     "401",
