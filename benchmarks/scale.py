@@ -17,7 +17,9 @@ import platform
 import random
 import secrets
 import tempfile
+import threading
 import time
+from collections.abc import Callable
 from importlib.metadata import version
 from pathlib import Path
 
@@ -65,14 +67,52 @@ def process_tree(pid: int) -> list[int]:
     return pids
 
 
-def cpu_seconds(pids: list[int]) -> float:
-    """User + system CPU time of these processes so far (contention-proof, unlike wall time)."""
-    ticks = 0
-    for p in pids:
-        with contextlib.suppress(OSError):
-            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
-            ticks += int(fields[11]) + int(fields[12])  # utime, stime
-    return ticks / os.sysconf("SC_CLK_TCK")
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time of a process so far; None once it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
+
+
+class CpuMeter:
+    """CPU time spent by a changing set of processes while the block runs, sampled every
+    0.2 s so that processes that come and go (pooled database connections) still count.
+    CPU time, unlike wall time, barely depends on what else the machine is doing."""
+
+    def __init__(self, pids: Callable[[], list[int]]):
+        self.pids = pids
+        self.first: dict[int, float] = {}
+        self.last: dict[int, float] = {}
+        self._stop = threading.Event()
+
+    def _sample(self, initial: bool = False) -> None:
+        for pid in self.pids():
+            used = cpu_seconds(pid)
+            if used is None:
+                continue
+            self.first.setdefault(pid, used if initial else 0.0)
+            self.last[pid] = used
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.2):
+            self._sample()
+
+    def __enter__(self) -> CpuMeter:
+        self._sample(initial=True)
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._sample()
+
+    @property
+    def seconds(self) -> float:
+        return sum(self.last[p] - self.first[p] for p in self.last)
 
 
 def postgres_backends(admin, app_name: str) -> list[int]:
@@ -119,13 +159,12 @@ def run(backend: str, workers: int, n_users: int, seconds: int, tmp: Path) -> di
                     )
                     r.raise_for_status()
             load_before = os.getloadavg()[0]
-            api = process_tree(proc.pid)
-            db = postgres_backends(admin, schema) if schema else []
-            api_cpu, db_cpu = cpu_seconds(api), cpu_seconds(db)
-            many = post_load(base, seconds, CONNECTIONS, tokens=tokens)
-            db = postgres_backends(admin, schema) if schema else []  # the pool may have grown
-            api_ms = (cpu_seconds(api) - api_cpu) * 1000 / max(many.requests, 1)
-            db_ms = (cpu_seconds(db) - db_cpu) * 1000 / max(many.requests, 1)
+            api = CpuMeter(lambda: process_tree(proc.pid))
+            db = CpuMeter(lambda: postgres_backends(admin, schema) if schema else [])
+            with api, db:
+                many = post_load(base, seconds, CONNECTIONS, tokens=tokens)
+            api_ms = api.seconds * 1000 / max(many.requests, 1)
+            db_ms = db.seconds * 1000 / max(many.requests, 1)
             one = post_load(base, seconds, CONNECTIONS, token=tokens[0]) if workers > 1 else None
     finally:
         if schema:
