@@ -6,11 +6,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, HTTPException, Path, Query
 from fastapi.responses import JSONResponse
-from pydantic import AwareDatetime
 
 from vigilante.api.deps import Context, CurrentUser, Lang
 from vigilante.queries import EventFilter, get_event, list_events, set_feedback
-from vigilante.schemas import Account, Category, ExpenseIn, ExpenseOut, FeedbackIn
+from vigilante.schemas import Account, Category, ExpenseIn, ExpenseOut, FeedbackIn, Instant
 
 router = APIRouter(tags=["events"])
 
@@ -72,8 +71,8 @@ def get_events(
     anomalies_only: bool = False,
     category: Annotated[Category | None, Query()] = None,
     account: Annotated[Account | None, Query()] = None,
-    start: Annotated[AwareDatetime | None, Query(alias="from")] = None,
-    end: Annotated[AwareDatetime | None, Query(alias="to")] = None,
+    start: Annotated[Instant | None, Query(alias="from")] = None,
+    end: Annotated[Instant | None, Query(alias="to")] = None,
 ):
     """Your expenses, newest first; page with before_id, poll for new ones with after_id."""
     f = EventFilter(
