@@ -33,6 +33,7 @@ test: $(STAMP) browser  ## lint, then the whole test suite (API tests on SQLite 
 bench: $(STAMP)  ## API speed and memory -> docs/benchmarks.md (installs wrk when it can)
 	command -v wrk >/dev/null || apt-get install -y -qq wrk >/dev/null 2>&1 || true
 	$(BIN)/python -m benchmarks.api
+	$(BIN)/python -m benchmarks.scale  # SQLite and PostgreSQL (127.0.0.1:5432), 1 and 2 workers
 
 bench-detect: $(STAMP)  ## detection quality through the real API (a few minutes; not in test)
 	$(BIN)/python -m benchmarks.detect

@@ -85,6 +85,7 @@ def run(backend: str, workers: int, n_users: int, seconds: int, tmp: Path) -> di
                         "/events", json=history, headers={"Authorization": f"Bearer {token}"}
                     )
                     r.raise_for_status()
+            load_before = os.getloadavg()[0]
             many = post_load(base, seconds, CONNECTIONS, tokens=tokens)
             one = post_load(base, seconds, CONNECTIONS, token=tokens[0]) if workers > 1 else None
     finally:
@@ -92,7 +93,7 @@ def run(backend: str, workers: int, n_users: int, seconds: int, tmp: Path) -> di
             with admin.connect() as conn:
                 conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
             admin.dispose()
-    return {"many": many, "one": one}
+    return {"many": many, "one": one, "load": load_before}
 
 
 def postgres_version() -> str:
@@ -106,22 +107,32 @@ def postgres_version() -> str:
 def render(results: dict, n_users: int, seconds: int, command: str) -> str:
     first: LoadResult = next(iter(results.values()))["many"]
     lines = [
-        f"Command: `{command}` — machine: {platform.machine()}, {os.cpu_count()} cores shared by "
+        f"Command: `{command}` (the defaults, run by `make bench`) — machine: "
+        f"{platform.machine()}, {os.cpu_count()} cores shared by "
         f"the API workers, the database and the load generator; Python "
         f"{platform.python_version()}, PostgreSQL {postgres_version()} (local, default config, "
         f"psycopg {version('psycopg')}), SQLAlchemy {version('sqlalchemy')}, uvicorn "
         f"{version('uvicorn')}; load by {first.tool}, {CONNECTIONS} connections, {seconds} s "
         f"per row, requests rotating over {n_users} spenders with {HISTORY} expenses of history "
-        "each. Every request is a committed, scored `POST /event`.",
+        "each. Every request is a committed, scored `POST /event`. *load avg* is the machine's "
+        "1-minute load average before the row: above 2 the 2 cores were shared with other work "
+        "and the row says less.",
         "",
-        "| database | workers | `POST /event` |",
-        "|---|---|---|",
+        "| database | workers | `POST /event`/s | p50 | p99 | requests (errors) | load avg |",
+        "|---|---|---|---|---|---|---|",
     ]
+
+    def cells(x: LoadResult) -> str:
+        return (
+            f"**{x.rps:,.0f}** | {x.p50_ms:.0f} ms | {x.p99_ms:.0f} ms | "
+            f"{x.requests:,} ({x.errors})"
+        )
+
     for (backend, workers), r in results.items():
-        lines.append(f"| {backend} | {workers} | {r['many'].row()} |")
+        lines.append(f"| {backend} | {workers} | {cells(r['many'])} | {r['load']:.1f} |")
     for (backend, workers), r in results.items():
         if r["one"] is not None:
-            lines.append(f"| {backend}, one spender only | {workers} | {r['one'].row()} |")
+            lines.append(f"| {backend}, one spender | {workers} | {cells(r['one'])} | — |")
     lines += [
         "",
         "One spender's expenses are scored one after another (each sees the ones before it), "
@@ -141,9 +152,7 @@ def main() -> None:
         with tempfile.TemporaryDirectory(prefix="vigilante-scale-") as tmp:
             results[(backend, workers)] = run(backend, workers, args.users, args.seconds, Path(tmp))
         print(backend, workers, results[(backend, workers)]["many"].row(), flush=True)
-    command = "python -m benchmarks.scale" + (
-        f" --seconds {args.seconds}" if args.seconds != 10 else ""
-    )
+    command = f"python -m benchmarks.scale --seconds {args.seconds} --users {args.users}"
     text_ = render(results, args.users, args.seconds, command)
     print(text_)
     replace_section(Path("docs/benchmarks.md"), "PostgreSQL", text_)
