@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run api migrate test lint format bench bench-detect clean browser
+.PHONY: run api migrate test stress lint format bench bench-detect clean browser
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -29,6 +29,9 @@ test: $(STAMP) browser  ## lint, then the whole test suite (API tests on SQLite 
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest -q
+
+stress: $(STAMP)  ## SIGKILL mid-load x5 and 2 workers x 50 clients x 10,000 writes (bounded: 10 min)
+	$(BIN)/python -m benchmarks.stress all --max-seconds 600
 
 bench: $(STAMP)  ## API speed and memory -> docs/benchmarks.md (installs wrk when it can)
 	command -v wrk >/dev/null || apt-get install -y -qq wrk >/dev/null 2>&1 || true

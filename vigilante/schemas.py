@@ -82,6 +82,26 @@ def _bounded_text(max_length: int, min_length: int = 0):
     ]
 
 
+# RFC 3339 date-time, what OpenAPI's "format: date-time" means: no bare Unix numbers, no
+# missing seconds or offsets. The values themselves are then checked by pydantic.
+_RFC3339 = re.compile(
+    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2})$"
+)
+
+
+def _rfc3339(value):
+    if isinstance(value, datetime):
+        return value
+    if not isinstance(value, str) or not _RFC3339.match(value):
+        raise PydanticCustomError(
+            "datetime_parsing",
+            "Input should be a date and time with an offset, such as 2026-03-02T12:30:00-03:00",
+        )
+    return value
+
+
+Instant = Annotated[AwareDatetime, BeforeValidator(_rfc3339)]
+
 MAX_AMOUNT = 1_000_000_000
 CENT = Decimal("0.01")
 # "12.34": digits, at most two decimals, > 0 and <= 1,000,000,000; no exponent, sign or spaces.
@@ -165,7 +185,7 @@ class ExpenseIn(BaseModel):
     category: Category = Field(description="1–64 characters, any language.")
     merchant: Merchant | None = None
     description: Description | None = None
-    occurred_at: AwareDatetime | None = Field(
+    occurred_at: Instant | None = Field(
         default=None, description="ISO 8601 with an offset; default now. Stored in UTC."
     )
     account: Account | None = Field(

@@ -21,6 +21,7 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from vigilante.api.limits import SecurityHeaders
 from vigilante.service import IdempotencyConflict, InvalidExpense
@@ -69,6 +70,15 @@ def field_errors(errors: list[dict]) -> list[dict]:
     return out
 
 
+def allowed_methods(app: FastAPI, request: Request) -> list[str]:
+    methods: set[str] = set()
+    for route in app.router.routes:
+        match, _ = route.matches({**request.scope, "method": "GET"})
+        if match != Match.NONE and getattr(route, "methods", None):
+            methods |= route.methods
+    return sorted(methods)
+
+
 def unprocessable(field: str, message: str, kind: str = "value_error") -> JSONResponse:
     return JSONResponse(
         status_code=422, content={"detail": [{"field": field, "message": message, "type": kind}]}
@@ -92,11 +102,15 @@ def install(app: FastAPI) -> None:
         )
 
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(_request: Request, exc: StarletteHTTPException):
+    async def http_error(request: Request, exc: StarletteHTTPException):
         if exc.status_code == 400 and exc.detail == _UNPARSEABLE_BODY:
             return unprocessable("body", _NOT_JSON, "json_invalid")
+        headers = exc.headers
+        if exc.status_code == 405:
+            # Starlette names only the first route on the path; RFC 9110 wants all of them.
+            headers = dict(headers or {}, Allow=", ".join(allowed_methods(app, request)))
         return JSONResponse(
-            status_code=exc.status_code, content={"detail": exc.detail}, headers=exc.headers
+            status_code=exc.status_code, content={"detail": exc.detail}, headers=headers
         )
 
     @app.exception_handler(Exception)
@@ -135,6 +149,8 @@ def _openapi_with_real_errors(app: FastAPI) -> dict:
         description=app.description,
         routes=app.routes,
     )
+    batch = schema["paths"]["/events"]["post"]["requestBody"]["content"]["application/json"]
+    batch["schema"] |= {"minItems": 1, "maxItems": app.state.ctx.settings.max_batch}
     components = schema.setdefault("components", {}).setdefault("schemas", {})
     components.pop("HTTPValidationError", None)
     components.pop("ValidationError", None)
@@ -149,6 +165,8 @@ def _openapi_with_real_errors(app: FastAPI) -> dict:
                 )
             if "requestBody" in operation:
                 responses.setdefault("413", _error("Request body over the configured size"))
+            if any(p.get("in") == "path" for p in operation.get("parameters", [])):
+                responses.setdefault("404", _error("No such resource of yours"))
             if operation.get("security"):
                 responses.setdefault(
                     "401",

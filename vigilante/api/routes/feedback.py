@@ -6,11 +6,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException, Query
-from pydantic import AwareDatetime
 
 from vigilante.api.deps import Context, CurrentUser
 from vigilante.feedback import feedback_stats
-from vigilante.schemas import FeedbackStats
+from vigilante.schemas import FeedbackStats, Instant
 
 router = APIRouter(tags=["feedback"])
 
@@ -19,8 +18,8 @@ router = APIRouter(tags=["feedback"])
 def get_feedback_stats(
     ctx: Context,
     user_id: CurrentUser,
-    start: Annotated[AwareDatetime | None, Query(alias="from")] = None,
-    end: Annotated[AwareDatetime | None, Query(alias="to")] = None,
+    start: Annotated[Instant | None, Query(alias="from")] = None,
+    end: Annotated[Instant | None, Query(alias="to")] = None,
     bucket: Literal["day", "week"] = "day",
 ):
     """Alerts, reviewed, dismissed, confirmed, missed and the false-positive rate, per period."""

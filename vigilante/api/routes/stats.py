@@ -6,11 +6,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query
-from pydantic import AwareDatetime
 
 from vigilante.api.deps import Context, CurrentUser
 from vigilante.queries import stats
-from vigilante.schemas import Currency, Stats
+from vigilante.schemas import Currency, Instant, Stats
 
 router = APIRouter(tags=["stats"])
 
@@ -25,8 +24,8 @@ def _bad(field: str, message: str) -> HTTPException:
 def get_stats(
     ctx: Context,
     user_id: CurrentUser,
-    start: Annotated[AwareDatetime | None, Query(alias="from")] = None,
-    end: Annotated[AwareDatetime | None, Query(alias="to")] = None,
+    start: Annotated[Instant | None, Query(alias="from")] = None,
+    end: Annotated[Instant | None, Query(alias="to")] = None,
     currency: Annotated[Currency | None, Query()] = None,
 ):
     """Totals, count, anomalies and rate, by category and by day (default: the last 30 days)."""
