@@ -20,6 +20,8 @@ import threading
 import time
 from pathlib import Path
 
+import httpx
+
 from vigilante.client import (
     DEMO_CREDENTIALS_ENV,
     ApiError,
@@ -35,7 +37,7 @@ from vigilante.client import (
 from vigilante.config import PROJECT_ROOT, get_settings
 
 HOST = "127.0.0.1"
-COLORS = {"api": 36, "dashboard": 35, "entry": 34, "demo": 32}
+COLORS = {"api": 36, "dashboard": 35, "entry app": 34, "demo": 32}
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -133,6 +135,22 @@ def wait_for_api(client: VigilanteClient, api: subprocess.Popen, timeout: float 
     raise SystemExit(f"The API did not answer at {client.base_url} within {timeout:.0f} s.")
 
 
+def wait_for_app(name: str, port: int, proc: subprocess.Popen, timeout: float = 90) -> None:
+    """Streamlit answers its health check once the page can be served."""
+    url = f"http://{HOST}:{port}/_stcore/health"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"The {name} stopped (exit code {proc.returncode}); see above.")
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    raise SystemExit(f"The {name} did not answer at {url} within {timeout:.0f} s.")
+
+
 def ensure_demo_account(client: VigilanteClient, path: Path) -> tuple[str, str, bool]:
     """(username, password, created now): reuse the saved demo account, else create one."""
     found = read_demo_credentials(path)
@@ -215,21 +233,22 @@ def main(argv: list[str] | None = None) -> int:
         login = ensure_demo_account(client, path) if client.auth_required() else None
         client.close()
         app_env = env | ({DEMO_CREDENTIALS_ENV: str(path)} if login else {})
-        for name, script, port in (
-            ("dashboard", "dashboard.py", args.dashboard_port),
-            ("entry", "streamlit_app.py", args.entry_port),
-        ):
+        apps = {"dashboard": ("dashboard.py", args.dashboard_port)}
+        apps["entry app"] = ("streamlit_app.py", args.entry_port)
+        for name, (script, port) in apps.items():
             app_cmd = f"-m streamlit run {script} --server.address {HOST} --server.port {port}"
             procs.start(name, python + app_cmd.split() + ["--server.headless", "true"], app_env)
         if not args.no_demo:
             demo_cmd = f"demo.py --url {api_url} --interval {args.demo_interval}"
             procs.start("demo", python + demo_cmd.split() + shlex.split(args.demo_options), env)
+        for name, (_script, port) in apps.items():
+            wait_for_app(name, port, procs.children[name])
         print(banner(args, settings, login, path), flush=True)
         parent = os.getppid()
         while True:
             if os.getppid() != parent:  # whoever started us (make) is gone: do not linger
                 raise KeyboardInterrupt
-            gone = procs.exited("api", "dashboard", "entry")
+            gone = procs.exited("api", "dashboard", "entry app")
             if gone:
                 print(f"{gone} stopped; stopping the others.", flush=True)
                 return 1

@@ -8,13 +8,15 @@ An expense is acknowledged only after its transaction has committed.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import time
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 
-from sqlalchemy import Engine, delete, insert, select
+from sqlalchemy import Engine, bindparam, delete, insert, select
 
 from models.detector import probability
 from models.evidence import weigh
@@ -25,6 +27,7 @@ from vigilante.history import HistoryCache, event_key
 from vigilante.rendering import expense_out
 from vigilante.schemas import ExpenseIn
 from vigilante.tables import expenses, idempotency_keys, users
+from vigilante.writer import GROUP_KEY, GroupCommitWriter, Job
 
 PRUNE_EVERY_MS = 10 * 60_000
 
@@ -59,10 +62,7 @@ def request_hash(items: list[ExpenseIn], single: bool) -> str:
 def prune_idempotency_keys(engine: Engine, older_than_ms: int) -> int:
     """Forget keys created before ``older_than_ms`` (an index range on ``created_ms``)."""
     with write_transaction(engine) as conn:
-        gone = conn.execute(
-            delete(idempotency_keys).where(idempotency_keys.c.created_ms < older_than_ms)
-        )
-    return gone.rowcount
+        return _prune_keys(older_than_ms, conn)
 
 
 @dataclass
@@ -72,6 +72,7 @@ class Ingestor:
     histories: HistoryCache
     currency: str
     max_future_minutes: int
+    default_alert_rate: float
     # A key is honoured for this long after its first use (Stripe: 24 h), then forgotten.
     idempotency_ttl_ms: int = 48 * 3_600_000
     _next_prune_ms: int = 0
@@ -99,159 +100,223 @@ class Ingestor:
             "external_id": item.external_id,
         }
 
-    def ingest(
-        self,
-        user_id: int,
-        items: list[ExpenseIn],
-        alert_rate: float,
-        lang: str,
-        idempotency_key: str | None = None,
-        single: bool = False,
-    ) -> tuple[list[dict], bool]:
-        """Store and score ``items`` in order; returns (expenses out, replayed from a key)."""
+    def __post_init__(self):
+        self.writer = GroupCommitWriter(self.engine, before=self._lock_users)
+
+    def close(self) -> None:
+        self.writer.close()
+
+    def _prepare(self, user_id, items, single):
         received = now_ms()
         rows = [
             self._row(user_id, item, received, None if single else i)
             for i, item in enumerate(items)
         ]
+        return rows
+
+    def _job(self, user_id, items, lang, idempotency_key, single) -> Job:
+        rows = self._prepare(user_id, items, single)
         digest = request_hash(items, single) if idempotency_key else ""
-        lock = self.histories.user_lock(user_id)
-        with lock:
-            try:
-                out, replayed, user_rows = self._ingest_locked(
-                    user_id, rows, alert_rate, lang, idempotency_key, digest
-                )
-            except Exception:
-                # The cached history may hold expenses that were rolled back.
-                self.histories.drop(user_id)
-                raise
-        if not replayed:
-            self.detectors.note_stored(user_id, user_rows)
-        if idempotency_key and received >= self._next_prune_ms:
-            self._next_prune_ms = received + PRUNE_EVERY_MS
-            prune_idempotency_keys(self.engine, received - self.idempotency_ttl_ms)
+        prune_before = None
+        now = now_ms()
+        if idempotency_key and now >= self._next_prune_ms:
+            # Expired keys go in the same transaction, at most every PRUNE_EVERY_MS per process.
+            self._next_prune_ms = now + PRUNE_EVERY_MS
+            prune_before = now - self.idempotency_ttl_ms
+        return Job(
+            work=partial(
+                self._ingest_in, user_id, rows, lang, idempotency_key, digest, prune_before
+            ),
+            # The cached history may hold expenses that were rolled back.
+            on_rollback=partial(self.histories.drop, user_id),
+            on_rollback_in_group=partial(_forget_in_group, user_id),
+            key=user_id,
+        )
+
+    def ingest(
+        self,
+        user_id: int,
+        items: list[ExpenseIn],
+        lang: str,
+        idempotency_key: str | None = None,
+        single: bool = False,
+    ) -> tuple[list[dict], bool]:
+        """Store and score ``items`` in order; returns (expenses out, replayed from a key)."""
+        job = self._job(user_id, items, lang, idempotency_key, single)
+        out, replayed, stored = self.writer.submit(job).result()
+        self._after(user_id, replayed, stored, idempotency_key)
         return out, replayed
 
-    def _ingest_locked(self, user_id, rows, alert_rate, lang, idempotency_key, digest):
-        with write_transaction(self.engine) as conn:
-            conn.execute(select(users.c.id).where(users.c.id == user_id).with_for_update())
-            if idempotency_key:
-                previous = conn.execute(
-                    select(
-                        idempotency_keys.c.request_hash,
-                        idempotency_keys.c.response,
-                        idempotency_keys.c.created_ms,
-                    ).where(
+    async def ingest_async(
+        self,
+        user_id: int,
+        items: list[ExpenseIn],
+        lang: str,
+        idempotency_key: str | None = None,
+        single: bool = False,
+    ) -> tuple[list[dict], bool]:
+        """:meth:`ingest` for the event loop: waits for the group commit without a thread."""
+        job = self._job(user_id, items, lang, idempotency_key, single)
+        out, replayed, stored = await asyncio.wrap_future(self.writer.submit(job))
+        self._after(user_id, replayed, stored, idempotency_key)
+        return out, replayed
+
+    def _after(self, user_id, replayed, stored, idempotency_key) -> None:
+        if not replayed:
+            self.detectors.note_stored(user_id, stored)
+
+    def _lock_users(self, conn, jobs: list[Job]) -> None:
+        """Lock every user of a group in id order, so two hosts' groups never deadlock."""
+        if conn.dialect.name == "sqlite":  # BEGIN IMMEDIATE already holds the only write lock
+            return
+        ids = sorted({job.key for job in jobs})
+        conn.execute(
+            select(users.c.id).where(users.c.id.in_(ids)).order_by(users.c.id).with_for_update()
+        )
+
+    def _ingest_in(self, user_id, rows, lang, idempotency_key, digest, prune_before, conn):
+        """One request's work inside the writer's transaction (its own savepoint)."""
+        if prune_before is not None:
+            _prune_keys(prune_before, conn)
+        if idempotency_key:
+            previous = conn.execute(
+                select(
+                    idempotency_keys.c.request_hash,
+                    idempotency_keys.c.response,
+                    idempotency_keys.c.created_ms,
+                ).where(
+                    idempotency_keys.c.user_id == user_id,
+                    idempotency_keys.c.key == idempotency_key,
+                )
+            ).first()
+            expired = previous is not None and previous.created_ms < (
+                now_ms() - self.idempotency_ttl_ms
+            )
+            if expired:
+                conn.execute(
+                    delete(idempotency_keys).where(
                         idempotency_keys.c.user_id == user_id,
                         idempotency_keys.c.key == idempotency_key,
                     )
-                ).first()
-                expired = previous is not None and previous.created_ms < (
-                    now_ms() - self.idempotency_ttl_ms
                 )
-                if expired:
-                    conn.execute(
-                        delete(idempotency_keys).where(
-                            idempotency_keys.c.user_id == user_id,
-                            idempotency_keys.c.key == idempotency_key,
-                        )
-                    )
-                elif previous is not None:
-                    if previous.request_hash != digest:
-                        raise IdempotencyConflict()
-                    replayed = self._replay(conn, user_id, json.loads(previous.response), lang)
-                    return replayed, True, 0
+            elif previous is not None:
+                if previous.request_hash != digest:
+                    raise IdempotencyConflict()
+                replayed = self._replay(conn, user_id, json.loads(previous.response), lang)
+                return replayed, True, 0
 
-            known = self._known_external_ids(conn, user_id, rows)
-            history = self.histories.fresh(conn, user_id)
-            detector = self.detectors.for_user(user_id, conn)  # the newest, for every worker
-            new_rows, events, vectors, weighed_all = [], [], [], []
-            slots: list[int | dict] = []  # per input: index into new_rows, or an existing id
-            for row in rows:
-                ext = row["external_id"]
-                if ext is not None and ext in known:
-                    slots.append({"id": known[ext]})
-                    continue
-                event = Event(
-                    ts=row["occurred_ms"],
-                    cents=row["amount_cents"],
-                    category=event_key(row["category"]),
-                    merchant=event_key(row["merchant"]),
-                    account=row["account"],
-                )
-                vector, ctx = history.features(event)
-                weighed = weigh(ctx)
-                history.add(event)
-                slots.append(len(new_rows))
-                if ext is not None:
-                    known[ext] = None  # a repeat later in this batch maps to this new row
-                new_rows.append(row)
-                events.append(event)
-                vectors.append(vector)
-                weighed_all.append(weighed)
+        known = self._known_external_ids(conn, user_id, rows)
+        alert_rate, history, detector = self._user_state(conn, user_id)
+        new_rows, events, vectors, weighed_all = [], [], [], []
+        slots: list[int | dict] = []  # per input: index into new_rows, or an existing id
+        for row in rows:
+            ext = row["external_id"]
+            if ext is not None and ext in known:
+                slots.append({"id": known[ext]})
+                continue
+            event = Event(
+                ts=row["occurred_ms"],
+                cents=row["amount_cents"],
+                category=event_key(row["category"]),
+                merchant=event_key(row["merchant"]),
+                account=row["account"],
+            )
+            vector, ctx = history.features(event)
+            weighed = weigh(ctx)
+            history.add(event)
+            slots.append(len(new_rows))
+            if ext is not None:
+                known[ext] = None  # a repeat later in this batch maps to this new row
+            new_rows.append(row)
+            events.append(event)
+            vectors.append(vector)
+            weighed_all.append(weighed)
 
-            verdicts = detector.verdicts(vectors, weighed_all, alert_rate)
-            for row, vector, verdict in zip(new_rows, vectors, verdicts, strict=True):
-                row.update(
-                    score=verdict.score,
-                    is_anomaly=verdict.is_anomaly,
-                    severity=verdict.severity,
-                    reasons=[
-                        {
-                            "code": e.code,
-                            "strength": round(probability(e.llr), 4),
-                            "llr": round(e.llr, 3),
-                            "params": _display(e.params, row),
-                        }
-                        for e in verdict.evidence
-                    ],
-                    model_version=verdict.model_version,
-                    features=vector.tobytes(),
-                    evidence=verdict.explicit,
-                    feedback=None,
-                    feedback_ms=None,
-                )
-            if new_rows:
-                ids = (
-                    conn.execute(
-                        insert(expenses).returning(expenses.c.id, sort_by_parameter_order=True),
-                        new_rows,
-                    )
-                    .scalars()
-                    .all()
-                )
-                for row, event, new_id in zip(new_rows, events, ids, strict=True):
-                    row["id"] = new_id
-                    event.id = new_id
-                    history.last_id = max(history.last_id, new_id)
-
-            ids_in_order, pending_external = [], {}
-            for slot, row in zip(slots, rows, strict=True):
-                if isinstance(slot, int):
-                    ids_in_order.append(new_rows[slot]["id"])
-                    if row["external_id"] is not None:
-                        pending_external[row["external_id"]] = new_rows[slot]["id"]
-                elif slot["id"] is None:
-                    ids_in_order.append(pending_external[row["external_id"]])
-                else:
-                    ids_in_order.append(slot["id"])
-
-            if idempotency_key:
+        verdicts = detector.verdicts(vectors, weighed_all, alert_rate)
+        for row, vector, verdict in zip(new_rows, vectors, verdicts, strict=True):
+            row.update(
+                score=verdict.score,
+                is_anomaly=verdict.is_anomaly,
+                severity=verdict.severity,
+                reasons=[
+                    {
+                        "code": e.code,
+                        "strength": round(probability(e.llr), 4),
+                        "llr": round(e.llr, 3),
+                        "params": _display(e.params, row),
+                    }
+                    for e in verdict.evidence
+                ],
+                model_version=verdict.model_version,
+                features=vector.tobytes(),
+                evidence=verdict.explicit,
+                feedback=None,
+                feedback_ms=None,
+            )
+        ids: list[int] = []
+        if len(new_rows) == 1:
+            ids = [_insert_one(conn, new_rows[0])]
+        elif new_rows:
+            ids = (
                 conn.execute(
-                    insert(idempotency_keys).values(
-                        user_id=user_id,
-                        key=idempotency_key,
-                        request_hash=digest,
-                        status_code=201,
-                        response=json.dumps(ids_in_order),
-                        created_ms=now_ms(),
-                    )
+                    insert(expenses).returning(expenses.c.id, sort_by_parameter_order=True),
+                    new_rows,
                 )
-            by_id = {row["id"]: row for row in new_rows}
-            missing = [i for i in ids_in_order if i not in by_id]
-            if missing:
-                by_id.update(self._rows_by_id(conn, user_id, missing))
-            return [expense_out(by_id[i], lang) for i in ids_in_order], False, history.n_total
+                .scalars()
+                .all()
+            )
+        for row, event, new_id in zip(new_rows, events, ids, strict=True):
+            row["id"] = new_id
+            event.id = new_id
+            history.last_id = max(history.last_id, new_id)
+
+        ids_in_order, pending_external = [], {}
+        for slot, row in zip(slots, rows, strict=True):
+            if isinstance(slot, int):
+                ids_in_order.append(new_rows[slot]["id"])
+                if row["external_id"] is not None:
+                    pending_external[row["external_id"]] = new_rows[slot]["id"]
+            elif slot["id"] is None:
+                ids_in_order.append(pending_external[row["external_id"]])
+            else:
+                ids_in_order.append(slot["id"])
+
+        if idempotency_key:
+            conn.execute(
+                insert(idempotency_keys).values(
+                    user_id=user_id,
+                    key=idempotency_key,
+                    request_hash=digest,
+                    status_code=201,
+                    response=json.dumps(ids_in_order),
+                    created_ms=now_ms(),
+                )
+            )
+        by_id = {row["id"]: row for row in new_rows}
+        missing = [i for i in ids_in_order if i not in by_id]
+        if missing:
+            by_id.update(self._rows_by_id(conn, user_id, missing))
+        return [expense_out(by_id[i], lang) for i in ids_in_order], False, history.n_total
+
+    def _user_state(self, conn, user_id):
+        """Alert rate, fresh history and newest detector of a user, read once per group.
+
+        Within one group transaction nobody else can write this user's expenses (SQLite's
+        write lock, or the user's row lock in PostgreSQL), so what the first job read stays
+        true for the next ones; each job's own additions are already in the history.
+        """
+        group = conn.info.get(GROUP_KEY)
+        state = group.get(user_id) if group is not None else None
+        if state is None:
+            rate = conn.execute(_ALERT_RATE, {"user_id": user_id}).scalar()
+            state = (
+                rate or self.default_alert_rate,
+                self.histories.fresh(conn, user_id),
+                self.detectors.for_user(user_id, conn),  # the newest, for every worker
+            )
+            if group is not None:
+                group[user_id] = state
+        return state
 
     def _known_external_ids(self, conn, user_id, rows) -> dict:
         wanted = list({r["external_id"] for r in rows if r["external_id"] is not None})
@@ -279,6 +344,44 @@ class Ingestor:
     def _replay(self, conn, user_id, ids, lang) -> list[dict]:
         by_id = self._rows_by_id(conn, user_id, ids)
         return [expense_out(by_id[i], lang) for i in ids]
+
+
+_ALERT_RATE = select(users.c.alert_rate).where(users.c.id == bindparam("user_id"))
+
+
+_INSERT_SQL: dict[str, tuple[str, list[str]]] = {}
+
+
+def _insert_one(conn, row: dict) -> int:
+    """One expense row through the driver: the common single-expense case without
+    SQLAlchemy's per-statement bookkeeping (the statement is compiled once per dialect)."""
+    dialect = conn.dialect
+    compiled = _INSERT_SQL.get(dialect.name)
+    if compiled is None:
+        stmt = (
+            insert(expenses)
+            .returning(expenses.c.id)
+            .compile(dialect=dialect, column_keys=list(row))
+        )
+        order = list(stmt.positiontup) if stmt.positional else list(row)
+        compiled = _INSERT_SQL[dialect.name] = (str(stmt), order)
+    sql, order = compiled
+    values = dict(row, reasons=json.dumps(row["reasons"]))
+    params = tuple(values[k] for k in order) if dialect.positional else values
+    return conn.exec_driver_sql(sql, params).scalar_one()
+
+
+def _forget_in_group(user_id: int, conn) -> None:
+    group = conn.info.get(GROUP_KEY)
+    if group is not None:
+        group.pop(user_id, None)
+
+
+def _prune_keys(older_than_ms: int, conn) -> int:
+    result = conn.execute(
+        delete(idempotency_keys).where(idempotency_keys.c.created_ms < older_than_ms)
+    )
+    return result.rowcount
 
 
 def _display(params: dict, row: dict) -> dict:

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import Depends, Header, HTTPException, Query, Request, status
 from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy import Engine, select
+from starlette.concurrency import run_in_threadpool
 
 from vigilante.config import Settings
 from vigilante.detection import DetectorService
@@ -29,7 +30,9 @@ class AppContext:
     known_users: set[int] = field(default_factory=set)
 
 
-def get_context(request: Request) -> AppContext:
+# The dependencies are async on purpose: a sync dependency costs a thread-pool hop per request,
+# which on the ingest hot path is more than the work it does.
+async def get_context(request: Request) -> AppContext:
     return request.app.state.ctx
 
 
@@ -44,7 +47,9 @@ UNAUTHORIZED = HTTPException(
 )
 
 
-def current_user_id(ctx: Context, token: Annotated[str | None, Depends(oauth2_scheme)]) -> int:
+async def current_user_id(
+    ctx: Context, token: Annotated[str | None, Depends(oauth2_scheme)]
+) -> int:
     if not ctx.settings.auth_enabled:
         return ctx.local_user_id
     if not token:
@@ -53,17 +58,21 @@ def current_user_id(ctx: Context, token: Annotated[str | None, Depends(oauth2_sc
     if user_id is None:
         raise UNAUTHORIZED
     if user_id not in ctx.known_users:
-        with ctx.engine.connect() as conn:
-            if conn.execute(select(users.c.id).where(users.c.id == user_id)).first() is None:
-                raise UNAUTHORIZED
+        if not await run_in_threadpool(_user_exists, ctx.engine, user_id):
+            raise UNAUTHORIZED
         ctx.known_users.add(user_id)
     return user_id
+
+
+def _user_exists(engine: Engine, user_id: int) -> bool:
+    with engine.connect() as conn:
+        return conn.execute(select(users.c.id).where(users.c.id == user_id)).first() is not None
 
 
 CurrentUser = Annotated[int, Depends(current_user_id)]
 
 
-def reply_language(
+async def reply_language(
     ctx: Context,
     lang: Annotated[
         str | None,

@@ -90,6 +90,7 @@ def build_context(settings: Settings) -> AppContext:
         currency=settings.currency,
         max_future_minutes=settings.max_future_minutes,
         idempotency_ttl_ms=settings.idempotency_hours * 3_600_000,
+        default_alert_rate=settings.alert_rate,
     )
     throttle = LoginThrottle(
         engine,
@@ -118,6 +119,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             alert_worker.start()
         yield
         alert_worker.stop()
+        ctx.ingestor.close()
         ctx.detectors.wait(timeout=30)
         ctx.engine.dispose()
 

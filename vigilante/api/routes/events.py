@@ -6,12 +6,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, HTTPException, Path, Query
 from fastapi.responses import JSONResponse
-from sqlalchemy import select
 
 from vigilante.api.deps import Context, CurrentUser, Lang
 from vigilante.queries import EventFilter, get_event, list_events, set_feedback
 from vigilante.schemas import Account, Category, ExpenseIn, ExpenseOut, FeedbackIn, Instant
-from vigilante.tables import users
 
 router = APIRouter(tags=["events"])
 
@@ -30,23 +28,18 @@ NOT_FOUND = HTTPException(status_code=404, detail="expense not found")
 CONFLICT = {409: {"description": "Idempotency-Key reused with a different body"}}
 
 
-def _alert_rate(ctx: Context, user_id: int) -> float:
-    with ctx.engine.connect() as conn:
-        rate = conn.execute(select(users.c.alert_rate).where(users.c.id == user_id)).scalar()
-    return rate or ctx.settings.alert_rate
-
-
 @router.post("/event", status_code=201, response_model=ExpenseOut, responses=CONFLICT)
-def post_event(
+async def post_event(
     body: ExpenseIn, ctx: Context, user_id: CurrentUser, lang: Lang, key: IdempotencyKey = None
 ):
     """Score and store one expense; the answer carries its score, severity and reasons."""
-    out, _ = ctx.ingestor.ingest(user_id, [body], _alert_rate(ctx, user_id), lang, key, single=True)
+    # async: the request waits for the group commit without holding a thread-pool thread.
+    out, _ = await ctx.ingestor.ingest_async(user_id, [body], lang, key, single=True)
     return JSONResponse(out[0], status_code=201)
 
 
 @router.post("/events", status_code=201, response_model=list[ExpenseOut], responses=CONFLICT)
-def post_events(
+async def post_events(
     body: list[ExpenseIn],
     ctx: Context,
     user_id: CurrentUser,
@@ -63,7 +56,7 @@ def post_events(
             }
         ]
         raise HTTPException(status_code=422, detail=detail)
-    out, _ = ctx.ingestor.ingest(user_id, body, _alert_rate(ctx, user_id), lang, key)
+    out, _ = await ctx.ingestor.ingest_async(user_id, body, lang, key)
     return JSONResponse(out, status_code=201)
 
 

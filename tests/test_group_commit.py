@@ -1,0 +1,104 @@
+"""Group commit: many requests, one transaction, each acknowledged only once durable."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from sqlalchemy import insert, select
+
+from vigilante.tables import users
+from vigilante.writer import GroupCommitWriter, Job
+
+
+def _add_user(name):
+    def work(conn):
+        return conn.execute(
+            insert(users)
+            .values(username=name, password_hash="x", created_ms=0)
+            .returning(users.c.id)
+        ).scalar_one()
+
+    return work
+
+
+def _names(engine):
+    with engine.connect() as conn:
+        return set(conn.execute(select(users.c.username)).scalars())
+
+
+def test_a_failing_job_is_undone_alone(client):
+    engine = client.app.state.ctx.engine
+    writer = GroupCommitWriter(engine)
+    undone = []
+
+    def boom(conn):
+        _add_user("ghost")(conn)
+        raise ValueError("bad job")
+
+    try:
+        futures = [
+            writer.submit(Job(_add_user("ana"))),
+            writer.submit(Job(boom, on_rollback=lambda: undone.append("ghost"))),
+            writer.submit(Job(_add_user("bia"))),
+        ]
+        assert futures[0].result() > 0 and futures[2].result() > 0
+        with pytest.raises(ValueError, match="bad job"):
+            futures[1].result()
+    finally:
+        writer.close()
+    assert {"ana", "bia"} <= _names(engine)
+    assert "ghost" not in _names(engine)
+    assert undone == ["ghost"]
+
+
+def test_when_the_group_fails_nobody_is_acknowledged(client):
+    engine = client.app.state.ctx.engine
+
+    def refuse(conn, jobs):
+        raise RuntimeError("disk full")
+
+    writer = GroupCommitWriter(engine, before=refuse)
+    undone = []
+    try:
+        future = writer.submit(Job(_add_user("carla"), on_rollback=lambda: undone.append(1)))
+        with pytest.raises(RuntimeError, match="disk full"):
+            future.result()
+    finally:
+        writer.close()
+    assert "carla" not in _names(engine)
+    assert undone == [1]
+
+
+def test_concurrent_single_expenses_are_all_stored_in_order(make_client):
+    client = make_client(auth="off")
+    ctx = client.app.state.ctx
+    user = ctx.local_user_id
+    from vigilante.schemas import ExpenseIn
+
+    items = [
+        ExpenseIn(amount=10 + i, category="café", merchant=f"Loja {i}", account=f"c{i % 4}")
+        for i in range(40)
+    ]
+    with ThreadPoolExecutor(16) as pool:
+        results = list(pool.map(lambda it: ctx.ingestor.ingest(user, [it], "pt-BR")[0][0], items))
+    ids = [r["id"] for r in results]
+    assert len(set(ids)) == 40
+    assert sorted(r["amount"] for r in results) == [10 + i for i in range(40)]
+    assert len(client.get("/events", params={"limit": 100}).json()) == 40
+
+
+def test_a_duplicate_in_the_same_group_sees_the_first(make_client):
+    client = make_client(auth="off")
+    body = {
+        "amount": 42.5,
+        "category": "alimentação",
+        "merchant": "Padaria",
+        "occurred_at": "2026-03-02T12:30:00-03:00",
+    }
+    second = dict(body, occurred_at="2026-03-02T12:32:00-03:00")
+    with ThreadPoolExecutor(2) as pool:
+        a, b = pool.map(lambda payload: client.post("/event", json=payload), [body, second])
+    flagged = [r.json() for r in (a, b) if r.json()["is_anomaly"]]
+    codes = [reason["code"] for r in flagged for reason in r["reasons"]]
+    assert "duplicate" in codes or "near_duplicate" in codes
