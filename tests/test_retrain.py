@@ -101,10 +101,13 @@ def test_requests_during_retraining_are_scored_wholly_by_one_version(make_client
                for i in range(4)]  # fmt: skip
     for t in threads:
         t.start()
-    for _ in range(4):
+    # Retrain for as long as the posts go on (bounded), so versions change under them.
+    for _ in range(30):
         r = client.post("/model/retrain", headers=auth)
         assert r.status_code == 200
         versions.add(r.json()["version"])
+        if not any(t.is_alive() for t in threads):
+            break
     for t in threads:
         t.join()
     assert not errors
