@@ -88,10 +88,16 @@ def test_requests_during_retraining_are_scored_wholly_by_one_version(make_client
     versions = {client.post("/model/retrain", headers=auth).json()["version"]}
     batches, errors = [], []
 
+    swapped = threading.Event()  # set once a retrain has replaced the version in use
+    posted = threading.Event()  # set once a batch was scored by the first version
+
     def post(chunk: list[dict]) -> None:
         worker = TestClient(client.app)  # its own connection; the same app and detectors
         for start in range(0, len(chunk), 5):
+            if start == 40:  # the second half only after a swap: both versions must score
+                swapped.wait(timeout=120)
             r = worker.post("/events", json=chunk[start : start + 5], headers=auth)
+            posted.set()
             if r.status_code != 201:
                 errors.append(r.text)
             else:
@@ -101,10 +107,15 @@ def test_requests_during_retraining_are_scored_wholly_by_one_version(make_client
                for i in range(4)]  # fmt: skip
     for t in threads:
         t.start()
-    for _ in range(4):
+    posted.wait(timeout=120)
+    # Retrain for as long as the posts go on (bounded), so versions change under them.
+    for _ in range(30):
         r = client.post("/model/retrain", headers=auth)
         assert r.status_code == 200
         versions.add(r.json()["version"])
+        swapped.set()
+        if not any(t.is_alive() for t in threads):
+            break
     for t in threads:
         t.join()
     assert not errors
