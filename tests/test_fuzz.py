@@ -50,14 +50,6 @@ def auth() -> dict:
     return _auth
 
 
-def _writer_running() -> None:
-    """Schemathesis runs the app's shutdown between operations, which closes the ingest
-    writer; this module-wide app keeps serving, so it gets a new one (as a restart would)."""
-    ingestor = app.state.ctx.ingestor
-    if not ingestor.writer._thread.is_alive():
-        ingestor.__post_init__()
-
-
 def _moment(text) -> datetime | None:
     try:
         moment = datetime.fromisoformat(str(text).replace("Z", "+00:00"))
@@ -119,7 +111,6 @@ def keep_positive_cases_inside_the_unwritable_rules(context, case):
     derandomize=True,  # the same examples on every run: CI failures reproduce
 )
 def test_api_conforms_to_its_openapi_schema(case):
-    _writer_running()
     if case.path.startswith(SEMANTIC_422):
         case.call_and_validate(
             headers=auth(),
