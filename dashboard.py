@@ -15,7 +15,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from vigilante import i18n, ui
+from vigilante import i18n, ui, ui_alerts
 from vigilante.client import ApiError, VigilanteClient
 from vigilante.config import get_settings
 from vigilante.feed import LiveFeed, kpis, stats_window
@@ -460,12 +460,20 @@ if not ui.require_api(client):
 ui.require_login(client)
 ui.account_box(client)
 live = st.sidebar.toggle(t("refresh_live"), value=True, key="live")
+with st.sidebar:  # open alerts, kept live like the overview
+    st.fragment(run_every=settings.refresh_seconds if live else None)(ui_alerts.sidebar_count)(
+        client
+    )
 st.caption(
     t("dash_caption", seconds=f"{settings.refresh_seconds:g}") if live else f"⏸ {t('paused')}"
 )
 
-overview_tab, history_tab = st.tabs([t("tab_overview"), t("tab_history")])
+overview_tab, history_tab, alerts_tab = st.tabs(
+    [t("tab_overview"), t("tab_history"), t("tab_alerts")]
+)
 with overview_tab:
     st.fragment(run_every=settings.refresh_seconds if live else None)(live_overview)(client)
 with history_tab:
     st.fragment(history)(client)
+with alerts_tab:
+    st.fragment(ui_alerts.alerts_tab)(client)

@@ -11,6 +11,7 @@ of 1,000, the forest scorer against scikit-learn, and reads at 1,000,000 stored 
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import random
 import statistics
@@ -128,7 +129,10 @@ def render(posts: dict, scorer: dict, reads: dict, command: str) -> str:
         f"Command: `{command}` — machine: {platform.machine()}, {_cpus()} cores, "
         f"Python {platform.python_version()}, fastapi {version('fastapi')}, "
         f"uvicorn {version('uvicorn')}, SQLAlchemy {version('sqlalchemy')}, "
-        f"scikit-learn {version('scikit-learn')}, load by {echo.tool}, 32 connections, 1 worker.",
+        f"scikit-learn {version('scikit-learn')}, load by {echo.tool}, 32 connections, 1 worker. "
+        f"Load average when the run started: {LOAD_AT_START:.1f} (on 2 cores, anything above "
+        "~1 means other work shared the CPU and every absolute figure is inflated; the ratio to "
+        "the echo yardstick, measured in the same run, is the comparable figure).",
         "",
         "| what | figure | target |",
         "|---|---|---|",
@@ -168,12 +172,15 @@ def render(posts: dict, scorer: dict, reads: dict, command: str) -> str:
 
 
 def _cpus() -> int:
-    import os
-
     return os.cpu_count() or 0
 
 
+LOAD_AT_START = 0.0
+
+
 def main() -> None:
+    global LOAD_AT_START
+    LOAD_AT_START = os.getloadavg()[0]
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--rows", type=int, default=1_000_000)

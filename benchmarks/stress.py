@@ -251,11 +251,15 @@ def contention(writes: int, clients: int, users: int, deadline: float) -> dict:
         report["duplicated"] = sum(1 for ids in stored.values() if len(ids) > 1)
         report["database_is_locked"] = log.count("database is locked") + report.pop("locked_bodies")
         report["tracebacks_in_log"] = log.count("Traceback")
+        report["worker_deaths"] = log.count("died") + log.count("Child process")
+        if report["tracebacks_in_log"] or report["worker_deaths"]:
+            report["log_tail"] = log.splitlines()[-40:]
         expected_rows = writes + 1  # + the one expense of the parallel key
         report["ok"] = (
             report["status_5xx"] == 0
             and report["database_is_locked"] == 0
             and report["tracebacks_in_log"] == 0
+            and report["worker_deaths"] == 0
             and report["writes_201"] == writes
             and report["rows_stored"] == expected_rows
             and report["duplicated"] == 0
@@ -281,14 +285,27 @@ async def _contend(url, auths, writes, clients, deadline) -> dict:
             while not queue.empty() and time.monotonic() < deadline:
                 i = queue.get_nowait()
                 key = f"w{i}"
-                r = await http.post(
-                    "/event", json=expense(key), headers=auth | {"Idempotency-Key": key}
-                )
+                body = expense(key)
+                for _attempt in range(3):
+                    try:
+                        r = await http.post(
+                            "/event", json=body, headers=auth | {"Idempotency-Key": key}
+                        )
+                        break
+                    except httpx.TransportError as exc:
+                        # Counted, then retried with the same key as a client would: the
+                        # write must still be stored exactly once.
+                        statuses[f"transport error {type(exc).__name__}"] += 1
+                else:
+                    continue
                 statuses[r.status_code] += 1
                 locked += "database is locked" in r.text
                 if i % 10 == 0:  # readers in the mix
-                    r = await http.get("/events", params={"limit": 50}, headers=auth)
-                    statuses[f"read {r.status_code}"] += 1
+                    try:
+                        r = await http.get("/events", params={"limit": 50}, headers=auth)
+                        statuses[f"read {r.status_code}"] += 1
+                    except httpx.TransportError as exc:
+                        statuses[f"read transport error {type(exc).__name__}"] += 1
 
         async def same_key_five_times() -> dict:
             body = expense("same-key")

@@ -38,12 +38,15 @@ _auth: dict = {}
 
 def auth() -> dict:
     if not _auth:
-        with TestClient(app) as client:
-            client.post("/users", json={"username": "fuzz", "password": PASSWORD})
-            r = client.post("/token", data={"username": "fuzz", "password": PASSWORD})
-            _auth["Authorization"] = f"Bearer {r.json()['access_token']}"
-            # Something to find, page through and give feedback on.
-            client.post("/event", json={"amount": 10, "category": "café"}, headers=_auth)
+        # No `with`: leaving a TestClient block would run the app's shutdown (closing its
+        # writer) under schemathesis, which started the app once and keeps it running.
+        client = TestClient(app)
+        client.post("/users", json={"username": "fuzz", "password": PASSWORD})
+        r = client.post("/token", data={"username": "fuzz", "password": PASSWORD})
+        _auth["Authorization"] = f"Bearer {r.json()['access_token']}"
+        # Something to find, page through and give feedback on.
+        r = client.post("/event", json={"amount": 10, "category": "café"}, headers=_auth)
+        assert r.status_code == 201, r.text
     return _auth
 
 

@@ -102,3 +102,14 @@ def test_a_duplicate_in_the_same_group_sees_the_first(make_client):
     flagged = [r.json() for r in (a, b) if r.json()["is_anomaly"]]
     codes = [reason["code"] for r in flagged for reason in r["reasons"]]
     assert "duplicate" in codes or "near_duplicate" in codes
+
+
+def test_the_writer_serves_again_after_close(client):
+    engine = client.app.state.ctx.engine
+    writer = GroupCommitWriter(engine)
+    assert writer.submit(Job(_add_user("before"))).result(timeout=30) > 0
+    writer.close()
+    # An app whose lifespan ended and started again keeps ingesting.
+    assert writer.submit(Job(_add_user("after"))).result(timeout=30) > 0
+    writer.close()
+    assert {"before", "after"} <= _names(engine)

@@ -240,6 +240,73 @@ class VigilanteClient:
     ) -> dict:
         return self._send("GET", "/stats", params={"from": start, "to": end, "currency": currency})
 
+    # -- alerts, rules, budgets, webhooks, notification settings (docs/alerts.md) -------------
+
+    def alerts(
+        self,
+        limit: int = 50,
+        *,
+        state: str | None = None,
+        source: str | None = None,
+        severity: str | None = None,
+        before_id: int | None = None,
+    ) -> list[dict]:
+        """Newest first; ``state`` "open" or "acked", ``source`` "model", "rule" or "budget"."""
+        params = {"limit": limit, "state": state, "source": source, "severity": severity,
+                  "before_id": before_id}  # fmt: skip
+        return self._send("GET", "/alerts", params=params)
+
+    def alert(self, alert_id: int) -> dict:
+        return self._send("GET", f"/alerts/{int(alert_id)}")
+
+    def alert_summary(self) -> dict:
+        """``{"open": n, "open_by_severity": {...}}``."""
+        return self._send("GET", "/alerts/summary")
+
+    def ack_alert(self, alert_id: int) -> dict:
+        return self._send("POST", f"/alerts/{int(alert_id)}/ack")
+
+    def rules(self) -> list[dict]:
+        return self._send("GET", "/rules")
+
+    def add_rule(self, rule: dict) -> dict:
+        return self._send("POST", "/rules", json=rule)
+
+    def update_rule(self, rule_id: int, changes: dict) -> dict:
+        return self._send("PATCH", f"/rules/{int(rule_id)}", json=changes)
+
+    def delete_rule(self, rule_id: int) -> None:
+        self._send("DELETE", f"/rules/{int(rule_id)}")
+
+    def budgets(self, month: str | None = None) -> list[dict]:
+        """Each with the month's ``spent``, ``left`` and ``percent``."""
+        return self._send("GET", "/budgets", params={"month": month})
+
+    def add_budget(self, budget: dict) -> dict:
+        return self._send("POST", "/budgets", json=budget)
+
+    def update_budget(self, budget_id: int, limit: Any) -> dict:
+        return self._send("PATCH", f"/budgets/{int(budget_id)}", json={"limit": str(limit)})
+
+    def delete_budget(self, budget_id: int) -> None:
+        self._send("DELETE", f"/budgets/{int(budget_id)}")
+
+    def webhooks(self) -> list[dict]:
+        return self._send("GET", "/webhooks")
+
+    def add_webhook(self, webhook: dict) -> dict:
+        """Returns the webhook with its signing ``secret`` (shown only this once)."""
+        return self._send("POST", "/webhooks", json=webhook)
+
+    def test_webhook(self, webhook_id: int) -> dict:
+        return self._send("POST", f"/webhooks/{int(webhook_id)}/test")
+
+    def me(self) -> dict:
+        return self._send("GET", "/me")
+
+    def update_me(self, changes: dict) -> dict:
+        return self._send("PATCH", "/me", json=changes)
+
     # -- plumbing ------------------------------------------------------------------------------
 
     def _headers(self, auth: bool, idempotency_key: str | None) -> dict:

@@ -267,6 +267,88 @@ STRINGS: dict[str, dict[str, str]] = {
     },
 }
 
+# -- alerts, rules and budgets: vigilante/ui_alerts.py (docs/alerts.md) -----------------------
+STRINGS |= {
+    "tab_alerts": {"pt-BR": "Alertas", "en": "Alerts"},
+    "tab_alerts_open": {"pt-BR": "Alertas ({count})", "en": "Alerts ({count})"},
+    "al_sidebar_open": {
+        "pt-BR": ":red-badge[{count}] alerta(s) em aberto",
+        "en": ":red-badge[{count}] open alert(s)",
+    },
+    "al_sidebar_none": {"pt-BR": "Nenhum alerta em aberto", "en": "No open alerts"},
+    "al_open": {"pt-BR": "Alertas em aberto", "en": "Open alerts"},
+    "al_none_open": {"pt-BR": "Nenhum alerta em aberto.", "en": "No open alerts."},
+    "al_acked": {"pt-BR": "Alertas já vistos", "en": "Acknowledged alerts"},
+    "al_ack": {"pt-BR": "Ciente", "en": "Acknowledge"},
+    "al_source_model": {"pt-BR": "modelo", "en": "model"},
+    "al_source_rule": {"pt-BR": "regra", "en": "rule"},
+    "al_source_budget": {"pt-BR": "orçamento", "en": "budget"},
+    "al_source": {"pt-BR": "Origem", "en": "Source"},
+    "al_title": {"pt-BR": "Alerta", "en": "Alert"},
+    "al_count": {"pt-BR": "{count} despesa(s), {amount}", "en": "{count} expense(s), {amount}"},
+    "bud_title": {"pt-BR": "Orçamentos de {month}", "en": "Budgets for {month}"},
+    "bud_none": {"pt-BR": "Nenhum orçamento ainda.", "en": "No budgets yet."},
+    "bud_all": {"pt-BR": "Todas as categorias", "en": "All categories"},
+    "bud_line": {
+        "pt-BR": "{spent} de {limit} ({percent}) · restam {left}",
+        "en": "{spent} of {limit} ({percent}) · {left} left",
+    },
+    "bud_over": {
+        "pt-BR": "{spent} de {limit} ({percent}) · estourado em {over}",
+        "en": "{spent} of {limit} ({percent}) · over by {over}",
+    },
+    "bud_add": {"pt-BR": "Novo orçamento mensal", "en": "New monthly budget"},
+    "bud_category": {"pt-BR": "Categoria (vazio = todas)", "en": "Category (empty = all)"},
+    "bud_limit": {"pt-BR": "Limite por mês (R$)", "en": "Limit per month (R$)"},
+    "rules_title": {"pt-BR": "Regras", "en": "Rules"},
+    "rules_none": {"pt-BR": "Nenhuma regra ainda.", "en": "No rules yet."},
+    "rule_add": {"pt-BR": "Nova regra", "en": "New rule"},
+    "rule_kind": {"pt-BR": "Tipo de regra", "en": "Kind of rule"},
+    "rule_name": {"pt-BR": "Nome", "en": "Name"},
+    "rule_on": {"pt-BR": "ligada", "en": "on"},
+    "rule_off": {"pt-BR": "desligada", "en": "off"},
+    "turn_on": {"pt-BR": "Ligar", "en": "Turn on"},
+    "turn_off": {"pt-BR": "Desligar", "en": "Turn off"},
+    "delete": {"pt-BR": "Excluir", "en": "Delete"},
+    "add": {"pt-BR": "Adicionar", "en": "Add"},
+    "kind_amount_over": {"pt-BR": "Valor acima de", "en": "Amount over"},
+    "kind_blocked_merchant": {"pt-BR": "Estabelecimento bloqueado", "en": "Blocked merchant"},
+    "kind_blocked_category": {"pt-BR": "Categoria bloqueada", "en": "Blocked category"},
+    "kind_weekend": {"pt-BR": "Gasto no fim de semana", "en": "Weekend spending"},
+    "kind_night": {"pt-BR": "Gasto de madrugada", "en": "Night spending"},
+    "kind_frequency": {
+        "pt-BR": "Muitas despesas em pouco tempo",
+        "en": "Many expenses in a short time",
+    },
+    "f_amount": {"pt-BR": "Acima de (R$)", "en": "Over (R$)"},
+    "f_min_amount": {"pt-BR": "Só acima de (R$, 0 = qualquer)", "en": "Only over (R$, 0 = any)"},
+    "f_category": {"pt-BR": "Só na categoria (opcional)", "en": "Only in category (optional)"},
+    "f_merchant": {
+        "pt-BR": "Só em estabelecimento que contém (opcional)",
+        "en": "Only at merchants containing (optional)",
+    },
+    "f_account": {
+        "pt-BR": "Só na conta / cartão (opcional)",
+        "en": "Only account / card (optional)",
+    },
+    "f_merchants": {
+        "pt-BR": "Estabelecimentos (um por linha; vale se o nome contém)",
+        "en": "Merchants (one a line; matches names containing it)",
+    },
+    "f_categories": {"pt-BR": "Categorias (uma por linha)", "en": "Categories (one a line)"},
+    "f_start_hour": {"pt-BR": "Das (hora local)", "en": "From (local hour)"},
+    "f_end_hour": {"pt-BR": "Até (hora local)", "en": "Until (local hour)"},
+    "f_count": {"pt-BR": "Mais de (despesas)", "en": "More than (expenses)"},
+    "f_minutes": {"pt-BR": "Em (minutos)", "en": "Within (minutes)"},
+    "desc_amount": {"pt-BR": "acima de {amount}", "en": "over {amount}"},
+    "desc_hours": {"pt-BR": "das {start} às {end}", "en": "{start} to {end}"},
+    "desc_frequency": {
+        "pt-BR": "mais de {count} em {minutes} min",
+        "en": "more than {count} in {minutes} min",
+    },
+    "saved": {"pt-BR": "Salvo.", "en": "Saved."},
+}
+
 # Pydantic error type -> the context key holding the limit it names.
 _LIMIT_KEYS = {"greater_than": "gt", "less_than_equal": "le"}
 

@@ -129,7 +129,7 @@ class Ingestor:
             ),
             # The cached history may hold expenses that were rolled back.
             on_rollback=partial(self.histories.drop, user_id),
-            on_rollback_in_group=partial(_forget_in_group, user_id),
+            on_rollback_in_group=partial(_forget_in_group, self.histories, user_id),
             key=user_id,
         )
 
@@ -371,7 +371,10 @@ def _insert_one(conn, row: dict) -> int:
     return conn.exec_driver_sql(sql, params).scalar_one()
 
 
-def _forget_in_group(user_id: int, conn) -> None:
+def _forget_in_group(histories: HistoryCache, user_id: int, conn) -> None:
+    """A job was undone inside its group: the next job of this user must reload from the
+    database, not reuse a history that still holds the undone expenses."""
+    histories.drop(user_id)
     group = conn.info.get(GROUP_KEY)
     if group is not None:
         group.pop(user_id, None)

@@ -45,16 +45,33 @@ class GroupCommitWriter:
         self.max_batch = max_batch
         self.before = before  # called with (conn, jobs) first: e.g. lock rows in a fixed order
         self._queue: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
-        self._thread = threading.Thread(target=self._run, name="group-commit", daemon=True)
-        self._thread.start()
+        self._thread: threading.Thread | None = None
+        self._start_lock = threading.Lock()
+
+    def _ensure_thread(self) -> None:
+        # Started on demand, so an app whose lifespan ended (and closed the writer) and then
+        # starts again (tests, ASGI servers that restart the lifespan) keeps working.
+        if self._thread is not None and self._thread.is_alive():
+            return
+        with self._start_lock:
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="group-commit", daemon=True)
+                self._thread.start()
 
     def submit(self, job: Job) -> Future:
         self._queue.put(job)
+        self._ensure_thread()
         return job.future
 
     def close(self) -> None:
+        """Finish what is queued, then stop the thread (a later submit starts a new one)."""
+        thread = self._thread
+        if thread is None or not thread.is_alive():
+            return
         self._queue.put(None)
-        self._thread.join(timeout=30)
+        thread.join(timeout=30)
+        if not self._queue.empty():  # submitted while closing: serve it rather than strand it
+            self._ensure_thread()
 
     def _run(self) -> None:
         while True:

@@ -1,0 +1,106 @@
+"""The dashboard's alerts tab (AppTest) against a real API whose alert worker runs."""
+
+from __future__ import annotations
+
+import time
+
+from tests.live_api import login
+from vigilante.client import VigilanteClient
+from vigilante.ui_alerts import describe
+
+
+def wait_for(check, timeout: float = 20):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = check()
+        if found:
+            return found
+        time.sleep(0.2)
+    raise AssertionError("the alert worker did not get there in time")
+
+
+def user_with_alerts(api) -> tuple[str, VigilanteClient]:
+    """A rule hit and a budget at 90 %: two open alerts."""
+    username, password = api.new_user("alerts")
+    client = VigilanteClient(api.url)
+    client.login(username, password)
+    rule = {"name": "Compra grande", "kind": "amount_over", "amount": "100", "severity": "high"}
+    client.add_rule(rule)
+    client.add_budget({"category": "mercado", "limit": "200"})
+    client.post_event({"amount": "180", "category": "mercado", "merchant": "Dia a Dia"})
+    wait_for(lambda: client.alert_summary()["open"] >= 2)
+    return username, client
+
+
+def texts(at) -> str:
+    return "\n".join(m.value for m in at.markdown)
+
+
+def test_open_alerts_budget_bars_and_acknowledging(live_api, open_app):
+    username, client = user_with_alerts(live_api)
+    at = login(open_app("dashboard.py", live_api.url), username)
+    assert not at.exception
+    shown = texts(at)
+    open_count = client.alert_summary()["open"]
+    assert f":red-badge[{open_count}] alerta(s) em aberto" in shown
+    assert "**Regra “Compra grande”**" in shown
+    assert "R$ 180,00 acima do limite de R$ 100,00" in shown
+    (bar,) = at.get("progress")
+    assert bar.proto.value == 90
+    assert "**mercado** · R$ 180,00 de R$ 200,00 (90,0%) · restam R$ 20,00" in bar.proto.text
+
+    rule_alert = client.alerts(state="open", source="rule")[0]
+    at.button(key=f"ack_{rule_alert['id']}").click().run()
+    assert not at.exception
+    assert client.alert(rule_alert["id"])["state"] == "acked"
+    assert "**Regra “Compra grande”**" not in texts(at)
+
+
+def test_add_switch_off_and_delete_rules_and_budgets(live_api, open_app):
+    username, client = user_with_alerts(live_api)
+    at = login(open_app("dashboard.py", live_api.url), username)
+    at.selectbox(key="rule_kind").select("frequency").run()
+    at.text_input(key="rule_name").input("Teste de cartão")
+    at.number_input(key="rule_count").set_value(4)
+    at.number_input(key="rule_minutes").set_value(15)
+    at.button(key="rule_submit").click().run()
+    assert not at.exception
+    added = [r for r in client.rules() if r["name"] == "Teste de cartão"]
+    assert added and (added[0]["count"], added[0]["minutes"]) == (4, 15)
+    assert "mais de 4 em 15 min" in texts(at)
+
+    at.button(key=f"rule_toggle_{added[0]['id']}").click().run()
+    assert [r["enabled"] for r in client.rules() if r["id"] == added[0]["id"]] == [False]
+
+    at.text_input(key="rule_name").input("")  # no name: the API says why, in the user's words
+    at.button(key="rule_submit").click().run()
+    assert any("name" in e.value for e in at.error)
+    assert len(client.rules()) == 2
+
+    at.text_input(key="budget_category").input("")
+    at.number_input(key="budget_limit").set_value(3000.0)
+    at.button(key="budget_submit").click().run()
+    assert not at.exception
+    overall = [b for b in client.budgets() if b["category"] is None]
+    assert overall and overall[0]["limit"] == 3000
+    at.button(key=f"budget_del_{overall[0]['id']}").click().run()
+    assert [b["category"] for b in client.budgets()] == ["mercado"]
+
+
+def test_alerts_tab_in_english(live_api, open_app):
+    username, _ = user_with_alerts(live_api)
+    at = login(open_app("dashboard.py", live_api.url), username)
+    at.selectbox(key="lang").select("en").run()
+    assert not at.exception
+    shown = texts(at)
+    assert "**Rule “Compra grande”**" in shown
+    assert "R$180.00 is over the limit of R$100.00" in shown
+    assert "open alert(s)" in shown
+    assert "R$180.00 of R$200.00 (90.0%) · R$20.00 left" in at.get("progress")[0].proto.text
+
+
+def test_rules_read_as_a_sentence():
+    rule = {"kind": "night", "amount": 50.0, "account": "cartão-1"}
+    assert (
+        describe(rule) == "Gasto de madrugada · acima de R$ 50,00 · das 22:00 às 06:00 · cartão-1"
+    )

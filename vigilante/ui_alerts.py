@@ -1,0 +1,292 @@
+"""The dashboard's alerts tab: open alerts first (acknowledge each), budgets with progress bars,
+rules to add, switch on and off, or delete; and the open-alert count in the sidebar.
+
+Talks to the API only through :class:`~vigilante.client.VigilanteClient`; every string comes
+from :mod:`vigilante.i18n`. ``dashboard.py`` calls :func:`sidebar_count` and
+:func:`alerts_tab`.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from vigilante import i18n, ui
+from vigilante.client import ApiError, InvalidInput, VigilanteClient
+from vigilante.config import get_settings
+
+KINDS = ("amount_over", "blocked_merchant", "blocked_category", "weekend", "night", "frequency")
+# The form fields each kind shows, in order (the API says which it needs and why).
+KIND_FIELDS = {
+    "amount_over": ("amount", "category", "merchant", "account"),
+    "blocked_merchant": ("merchants", "account"),
+    "blocked_category": ("categories", "account"),
+    "weekend": ("min_amount", "category", "merchant", "account"),
+    "night": ("start_hour", "end_hour", "min_amount", "category", "merchant", "account"),
+    "frequency": ("count", "minutes", "category", "merchant", "account"),
+}
+SEVERITIES = ("low", "medium", "high")
+ERROR_KEY = "alerts_error"
+
+
+def t(key: str, **values) -> str:
+    return ui.t(key, **values)
+
+
+def _money(value: float) -> str:
+    return i18n.money(value, ui.lang())
+
+
+def _call(action, *args) -> None:
+    """Button callback: runs before the rerun, so the page shows the result; errors are kept."""
+    try:
+        action(*args)
+    except InvalidInput as exc:
+        fields = i18n.field_errors(exc.errors, ui.lang())
+        st.session_state[ERROR_KEY] = "; ".join(f"{k}: {v}" for k, v in fields.items())
+    except ApiError as exc:
+        st.session_state[ERROR_KEY] = t("api_error", message=exc.message)
+
+
+# -- sidebar ----------------------------------------------------------------------------------
+
+
+def open_count(client: VigilanteClient) -> int | None:
+    try:
+        return client.alert_summary()["open"]
+    except ApiError:
+        return None
+
+
+def sidebar_count(client: VigilanteClient) -> None:
+    """The number of open alerts (put it in a fragment to keep it live)."""
+    count = open_count(client)
+    if count is None:
+        return
+    st.markdown(t("al_sidebar_open", count=count) if count else t("al_sidebar_none"))
+
+
+def tab_label(client: VigilanteClient) -> str:
+    count = open_count(client)
+    return t("tab_alerts_open", count=count) if count else t("tab_alerts")
+
+
+# -- the tab ----------------------------------------------------------------------------------
+
+
+def alerts_tab(client: VigilanteClient) -> None:
+    if ERROR_KEY in st.session_state:
+        st.error(st.session_state.pop(ERROR_KEY))
+    try:
+        open_alerts = client.alerts(limit=50, state="open")
+        acked = client.alerts(limit=20, state="acked")
+        budgets = client.budgets()
+        rules = client.rules()
+    except ApiError as exc:
+        ui.handle_session_error(client, exc)
+        return
+    left, right = st.columns([3, 2])
+    with left:
+        alert_list(client, open_alerts, acked)
+    with right:
+        budget_panel(client, budgets)
+        rule_panel(client, rules)
+
+
+def alert_list(client: VigilanteClient, open_alerts: list[dict], acked: list[dict]) -> None:
+    st.markdown(f"**{t('al_open')}**")
+    if not open_alerts:
+        st.info(t("al_none_open"))
+    for alert in open_alerts:
+        alert_card(client, alert)
+    if acked:
+        with st.expander(t("al_acked")):
+            st.dataframe(acked_rows(acked), hide_index=True, width="stretch", key="al_acked")
+
+
+def alert_card(client: VigilanteClient, alert: dict) -> None:
+    lang = ui.lang()
+    with st.container(border=True):
+        color = {"high": "red", "medium": "orange", "low": "yellow"}.get(alert["severity"], "gray")
+        source = t(f"al_source_{alert['source']}")
+        when = i18n.when(alert["last_at"], lang, get_settings().timezone)
+        if alert["source"] != "budget":  # a budget alert's figures are in its reason
+            when += " · " + t("al_count", count=alert["count"], amount=_money(alert["amount"]))
+        st.markdown(
+            f":{color}-badge[{i18n.severity(alert['severity'], lang).upper()}] "
+            f":gray-badge[{source}] **{alert['title']}**  \n:gray[{when}]"
+        )
+        st.markdown("\n".join(f"- {r['message']}" for r in alert["reasons"]))
+        st.button(
+            t("al_ack"),
+            key=f"ack_{alert['id']}",
+            on_click=_call,
+            args=(client.ack_alert, alert["id"]),
+        )
+
+
+def acked_rows(alerts: list[dict]) -> pd.DataFrame:
+    lang = ui.lang()
+    zone = get_settings().timezone
+    return pd.DataFrame(
+        [
+            {
+                t("when"): i18n.when(a["last_at"], lang, zone),
+                t("severity"): i18n.severity(a["severity"], lang),
+                t("al_source"): t(f"al_source_{a['source']}"),
+                t("al_title"): a["title"],
+                t("reasons"): "; ".join(r["message"] for r in a["reasons"]),
+            }
+            for a in alerts
+        ]
+    )
+
+
+# -- budgets ----------------------------------------------------------------------------------
+
+
+def budget_panel(client: VigilanteClient, budgets: list[dict]) -> None:
+    month = budgets[0]["month"] if budgets else ""
+    st.markdown(f"**{t('bud_title', month=month)}**" if month else f"**{t('bud_add')}**")
+    if not budgets:
+        st.caption(t("bud_none"))
+    for b in budgets:
+        budget_bar(client, b)
+    with st.expander(t("bud_add"), expanded=not budgets), st.form("budget_form", border=False):
+        st.text_input(t("bud_category"), key="budget_category")
+        st.number_input(
+            t("bud_limit"), min_value=0.0, value=1000.0, step=100.0, format="%.2f",
+            key="budget_limit",
+        )  # fmt: skip
+        st.form_submit_button(t("add"), key="budget_submit", on_click=_add_budget, args=(client,))
+
+
+def _add_budget(client: VigilanteClient) -> None:
+    category = st.session_state.get("budget_category", "").strip()
+    limit = st.session_state.get("budget_limit", 0.0)
+    _call(client.add_budget, {"category": category or None, "limit": f"{limit:.2f}"})
+
+
+def budget_bar(client: VigilanteClient, b: dict) -> None:
+    lang = ui.lang()
+    percent = i18n.percent(b["percent"] / 100, lang)
+    values = {"spent": _money(b["spent"]), "limit": _money(b["limit"]), "percent": percent}
+    if b["left"] >= 0:
+        text = t("bud_line", left=_money(b["left"]), **values)
+    else:
+        text = t("bud_over", over=_money(-b["left"]), **values)
+    name = b["category"] or t("bud_all")
+    cols = st.columns([5, 1], vertical_alignment="bottom")
+    cols[0].progress(min(b["percent"] / 100, 1.0), text=f"**{name}** · {text}")
+    cols[1].button(
+        ":material/delete:", key=f"budget_del_{b['id']}", help=t("delete"),
+        on_click=_call, args=(client.delete_budget, b["id"]),
+    )  # fmt: skip
+
+
+# -- rules ------------------------------------------------------------------------------------
+
+
+def describe(rule: dict) -> str:
+    """One line: what the rule watches."""
+    parts = []
+    if rule.get("amount") is not None:
+        parts.append(t("desc_amount", amount=_money(rule["amount"])))
+    if rule["kind"] == "night":
+        start, end = rule.get("start_hour"), rule.get("end_hour")
+        start, end = 22 if start is None else start, 6 if end is None else end
+        parts.append(t("desc_hours", start=f"{start:02d}:00", end=f"{end:02d}:00"))
+    if rule["kind"] == "frequency":
+        parts.append(t("desc_frequency", count=rule["count"], minutes=rule["minutes"]))
+    parts += rule.get("merchants") or []
+    parts += rule.get("categories") or []
+    parts += [rule[k] for k in ("category", "merchant", "account") if rule.get(k)]
+    if rule["kind"] in ("amount_over", "frequency"):  # the numbers say it all
+        return " · ".join(parts)
+    return " · ".join([t(f"kind_{rule['kind']}"), *parts])
+
+
+def rule_panel(client: VigilanteClient, rules: list[dict]) -> None:
+    st.markdown(f"**{t('rules_title')}**")
+    if not rules:
+        st.caption(t("rules_none"))
+    lang = ui.lang()
+    for rule in rules:
+        state = t("rule_on") if rule["enabled"] else t("rule_off")
+        cols = st.columns([5, 2, 1], vertical_alignment="center")
+        cols[0].markdown(
+            f"**{rule['name']}** · {i18n.severity(rule['severity'], lang)} · {state}  \n"
+            f":gray[{describe(rule)}]"
+        )
+        cols[1].button(
+            t("turn_off") if rule["enabled"] else t("turn_on"),
+            key=f"rule_toggle_{rule['id']}",
+            on_click=_call,
+            args=(client.update_rule, rule["id"], {"enabled": not rule["enabled"]}),
+        )
+        cols[2].button(
+            ":material/delete:", key=f"rule_del_{rule['id']}", help=t("delete"),
+            on_click=_call, args=(client.delete_rule, rule["id"]),
+        )  # fmt: skip
+    with st.expander(t("rule_add"), expanded=not rules):
+        rule_form(client)
+
+
+def rule_form(client: VigilanteClient) -> None:
+    # The kind picks the fields, so it sits outside the form (a form reruns only on submit).
+    kind = st.selectbox(
+        t("rule_kind"), KINDS, format_func=lambda k: t(f"kind_{k}"), key="rule_kind"
+    )
+    with st.form("rule_form", border=False):
+        st.text_input(t("rule_name"), key="rule_name")
+        st.selectbox(
+            t("severity"), SEVERITIES, index=1, key="rule_severity",
+            format_func=lambda s: i18n.severity(s, ui.lang()),
+        )  # fmt: skip
+        for field in KIND_FIELDS[kind]:
+            _field_input(field)
+        st.form_submit_button(t("add"), key="rule_submit", on_click=_add_rule, args=(client, kind))
+
+
+def _add_rule(client: VigilanteClient, kind: str) -> None:
+    state = st.session_state
+    values = {field: state.get(f"rule_{field}") for field in KIND_FIELDS[kind]}
+    body = {"name": state.get("rule_name", "").strip(), "kind": kind}
+    body["severity"] = state.get("rule_severity", "medium")
+    body |= {k: v for k, v in _api_fields(values).items() if v not in (None, "", [])}
+    _call(client.add_rule, body)
+
+
+def _field_input(field: str):
+    key = f"rule_{field}"
+    if field in ("amount", "min_amount"):
+        label = t("f_amount") if field == "amount" else t("f_min_amount")
+        return st.number_input(label, min_value=0.0, value=0.0, step=10.0, format="%.2f", key=key)
+    if field in ("merchants", "categories"):
+        return st.text_area(t(f"f_{field}"), key=key, height=80)
+    if field in ("start_hour", "end_hour"):
+        default = 22 if field == "start_hour" else 6
+        return st.number_input(t(f"f_{field}"), 0, 23, default, key=key)
+    if field == "count":
+        return st.number_input(t("f_count"), 1, 10_000, 5, key=key)
+    if field == "minutes":
+        return st.number_input(t("f_minutes"), 1, 1440, 10, key=key)
+    return st.text_input(t(f"f_{field}"), key=key)
+
+
+def _api_fields(values: dict) -> dict:
+    out = {}
+    for field, value in values.items():
+        if value is None:
+            continue
+        if field in ("merchants", "categories"):
+            out[field] = [line.strip() for line in value.splitlines() if line.strip()]
+        elif field == "min_amount":
+            out["amount"] = f"{value:.2f}" if value else None
+        elif field == "amount":
+            out["amount"] = f"{value:.2f}"
+        elif isinstance(value, str):
+            out[field] = value.strip() or None
+        else:
+            out[field] = int(value)
+    return out
