@@ -28,6 +28,7 @@ PRIOR_THRESHOLD = 0.5
 MIN_THRESHOLD = 0.3  # never flag on weak evidence, whatever the target rate
 MAX_THRESHOLD = 0.9
 FOREST_MAX_LLR = math.log(10)
+FOREST_FULL_SAMPLES = 5_000  # a forest fitted on fewer expenses speaks proportionally softer
 FOREST_ANOMALY_MASS = 0.05  # "anomaly" mass the forest's tail is compared with
 MODEL_REASON_LLR = math.log(3)  # below this the forest's opinion is not worth a reason
 QUANTILES = np.round(np.arange(0.80, 1.0, 0.001), 3)
@@ -75,6 +76,11 @@ class Detector:
         self._flat = FlatForest(self.forest) if self.forest is not None else None
 
     @property
+    def forest_cap(self) -> float:
+        """The most the forest may add: its outliers are noisier when it saw little history."""
+        return FOREST_MAX_LLR * min(1.0, self.samples / FOREST_FULL_SAMPLES)
+
+    @property
     def kind(self) -> str:
         return "isolation-forest+evidence" if self.forest is not None else "prior-evidence"
 
@@ -104,7 +110,7 @@ class Detector:
         """The forest's anomaly score as evidence: its tail among training expenses."""
         level = np.interp(anomaly, self.forest_tail, TAIL_LEVELS, left=0.0, right=0.9995)
         tail = np.maximum(1 - level, 5e-4)
-        return np.clip(np.log(FOREST_ANOMALY_MASS / tail), 0.0, FOREST_MAX_LLR)
+        return np.clip(np.log(FOREST_ANOMALY_MASS / tail), 0.0, self.forest_cap)
 
     def _forest_llr_list(self, anomaly: np.ndarray) -> list[float]:
         if len(anomaly) > 8:
@@ -123,7 +129,7 @@ class Detector:
                 frac = (a - t0) / (t1 - t0) if t1 > t0 else 0.0
                 level = levels[i - 1] + frac * (levels[i] - levels[i - 1])
             tail = max(1 - level, 5e-4)
-            out.append(min(max(math.log(FOREST_ANOMALY_MASS / tail), 0.0), FOREST_MAX_LLR))
+            out.append(min(max(math.log(FOREST_ANOMALY_MASS / tail), 0.0), self.forest_cap))
         return out
 
     def threshold(self, alert_rate: float) -> float:
