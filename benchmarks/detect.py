@@ -7,7 +7,7 @@ process. The scores the API returned are then compared with the ground truth, ne
 IsolationForest on the amount alone computed in the same run, and the results go to stdout and
 to the "Detection quality" section of docs/benchmarks.md.
 
-    python -m benchmarks.detect                 # 3 + 2 + 1 runs, ~2-3 min on 2 cores
+    python -m benchmarks.detect                 # 3 + 2 + 2 + 1 runs, ~2-3 min on 2 cores
     python -m benchmarks.detect --quick         # one seed of each set
     python -m benchmarks.detect --no-write      # print only
 """
@@ -78,6 +78,30 @@ PARAM_SETS = (
             "night_owls": 0.4,
             "warmup_days": 3,
             "hard_negative_rate": 2.0,
+        },
+    ),
+    # Held out against overfitting: other seeds, many light spenders (fewer expenses each), a
+    # mix led by the new-merchant and card-testing kinds, a longer warm-up, more night owls.
+    ParamSet(
+        "many",
+        (21, 22),
+        45,
+        {
+            "accounts": 80,
+            "anomaly_rate": 0.02,
+            "mix": {
+                "new_merchant_amount": 2.0,
+                "card_testing": 1.5,
+                "spike": 1.0,
+                "new_category": 1.0,
+                "split": 1.0,
+                "duplicate": 0.7,
+                "night": 0.7,
+            },
+            "activity": 0.45,
+            "night_owls": 0.25,
+            "warmup_days": 10,
+            "hard_negative_rate": 1.5,
         },
     ),
     # The default stream with each spender a user of their own: no household to lean on, and

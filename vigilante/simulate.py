@@ -400,10 +400,20 @@ class Simulator:
             hard = None
             if on_trip and category in ("alimentação", "transporte", "lazer", "mercado"):
                 # Away from home: other merchants, a little dearer, the same habits.
-                # The local counterpart of a habitual merchant: a similar price every visit.
-                merchant = spender.trip_merchants.setdefault(
-                    merchant, f"{rng.choice(NEW_MERCHANTS[category])} ({spender.trip_city})"
-                )
+                # The local counterpart of a habitual merchant: a similar price every visit,
+                # so two habitual merchants never share one counterpart (a fuel station and
+                # a metro fare under one name would be neither).
+                if merchant not in spender.trip_merchants:
+                    taken = set(spender.trip_merchants.values())
+                    names = [f"{name} ({spender.trip_city})" for name in NEW_MERCHANTS[category]]
+                    free = [name for name in names if name not in taken]
+                    spender.trip_merchants[merchant] = (
+                        rng.choice(free)
+                        if free
+                        else f"{rng.choice(NEW_MERCHANTS[category])} {len(taken)} "
+                        f"({spender.trip_city})"
+                    )
+                merchant = spender.trip_merchants[merchant]
                 amount *= rng.uniform(1.0, 1.8)
                 hard = "trip"
             elif rng.random() < 0.02 * hn and category in NEW_MERCHANTS:
