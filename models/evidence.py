@@ -17,15 +17,17 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from models.features import Context, active_hours, t_density
+from models.features import KEEP_ACCOUNT, Context, active_hours, t_density
 
 MAX_LLR = math.log(1e4)
 # Densities under "anomaly", on the same scale as the normal densities they are compared with.
-ANOMALY_Z_DENSITY = 0.1  # an anomalous amount lands anywhere over ~10 spreads
+ANOMALY_Z_DENSITY = 0.1  # an anomalous amount lands anywhere over ~10 spreads ...
+RAMP_FROM, RAMP_TO = 1.5, 3.5  # ... but well clear of the usual: its density rises over these
 ANOMALY_HOUR = 1 / 24  # an anomaly may happen at any hour
 P_NEW_CATEGORY_IF_ANOMALY = 0.3
 P_REPEAT_IF_ANOMALY = 0.3  # bursts, duplicates and splits are repeats at one merchant
 P_SAME_AMOUNT_IF_ANOMALY = 0.15
+P_SMALL_IF_ANOMALY = 0.2  # card tests: a share of anomalies are tiny charges at new merchants
 PAIR_MAX_LLR = math.log(3)
 RECURRING_LLR = -math.log(10)
 DISMISSED_KEEP = 0.25  # of the evidence, per "this is fine" on a similar expense (up to 3)
@@ -43,11 +45,20 @@ def _clip(value: float) -> float:
     return min(max(value, 0.0), MAX_LLR)
 
 
+def anomaly_density(z: float) -> float:
+    """Density of an anomalous amount ``z`` spreads above the usual: none near the usual (a
+    dearer day is not an error or a fraud), flat from RAMP_TO on."""
+    return ANOMALY_Z_DENSITY * min(max((z - RAMP_FROM) / (RAMP_TO - RAMP_FROM), 0.0), 1.0)
+
+
+def _amount_llr(z: float, normal_density: float) -> float:
+    anomalous = anomaly_density(z)
+    return _clip(math.log(anomalous / normal_density)) if anomalous > 0 else 0.0
+
+
 def amount_llr(z: float, df: int) -> float:
     """Evidence of an amount ``z`` spreads above the usual (one-sided: only dearer is odd)."""
-    if z <= 1.0:
-        return 0.0
-    return _clip(math.log(ANOMALY_Z_DENSITY / t_density(z, df)))
+    return _amount_llr(z, t_density(z, df))
 
 
 def explicit_evidence(ctx: Context) -> list[Evidence]:
@@ -140,13 +151,13 @@ def explicit_evidence(ctx: Context) -> list[Evidence]:
     elif ctx.history_size >= 3 and not ctx.recurring:
         llr = 0.0
         if ctx.z_amount > 1.0:  # only dearer than usual is odd; cheaper is the card tests' job
-            llr = _clip(math.log(ANOMALY_Z_DENSITY / ctx.amount_density))
+            llr = _amount_llr(ctx.z_amount, ctx.amount_density)
         if ctx.merchant_novel and established:
             # A merchant never used before, at a price above what any merchant of the category
             # charges this spender: the novelty adds its own (modest) weight.
             p_new = (ctx.merchants_seen + 1) / (ctx.history_size + 2)
-            if ctx.z_amount > 1.5:
-                llr += _clip(math.log(0.5 / p_new))
+            dear = anomaly_density(ctx.z_amount) / ANOMALY_Z_DENSITY
+            llr += dear * _clip(math.log(0.5 / p_new))
             code = "new_merchant_amount"
         else:
             code = "merchant_amount" if ctx.amount_level == "merchant" else "amount_spike"
@@ -168,8 +179,15 @@ def explicit_evidence(ctx: Context) -> list[Evidence]:
     # A tiny charge at a merchant never used before: how a stolen card is tested.
     # Bills and subscriptions are debited whenever the biller likes, at whatever they cost.
     automatic = ctx.category_essential
-    if ctx.merchant_novel and ctx.history_size >= 10 and ctx.z_account < -1.5 and not automatic:
-        llr = _clip(math.log(0.05 / t_density(ctx.z_account, 10)))
+    # ... unless it is what the household pays there (the metro fare a partner pays too).
+    priced = ctx.z_household is not None and ctx.z_household > -2.0
+    small = ctx.z_account < -1.0 and not priced
+    if ctx.merchant_novel and ctx.history_size >= 10 and small and not automatic:
+        # Weighed against how often this account pays this little anywhere (its own lower tail,
+        # smoothed), not against a bell curve: a commuter's R$ 4,40 fares make small usual.
+        kept = min(ctx.history_size, KEEP_ACCOUNT)
+        p_low = (ctx.share_below * kept + 0.5) / (kept + 1)
+        llr = _clip(math.log(P_SMALL_IF_ANOMALY / p_low))
         if llr > 0:
             add(Evidence("small_new_merchant", llr, {"cents": ctx.cents, "merchant": ctx.merchant}))
 

@@ -15,7 +15,7 @@ of the category (:mod:`models.priors`) -> a generic prior. That is the cold star
 from __future__ import annotations
 
 import math
-from bisect import bisect_left, insort
+from bisect import bisect_left, bisect_right, insort
 from collections import deque
 from dataclasses import dataclass
 from datetime import datetime
@@ -59,6 +59,9 @@ KEEP_RECENT = 64
 ESTABLISHED = 30  # expenses after which an account's own statistics speak for it
 MIN_SCALE = 0.15  # log units: a spender who always pays the same must not explode z
 MERCHANT_SCALE = 0.5  # prior spread of amounts at one merchant, log units
+RESIDUAL_AFTER = 4  # visits to a merchant before its prices say how far a visit strays
+KEEP_RESIDUALS = 60
+HOUSEHOLD_WEIGHT = 0.25
 # Approval limits people split a purchase to stay under.
 ROUND_LIMITS = (200, 500, 1_000, 2_000, 2_500, 5_000, 10_000, 20_000, 50_000, 100_000)
 JUST_UNDER = 0.9
@@ -120,8 +123,14 @@ class RobustWindow:
             half, odd = divmod(n - 1, 2)
             median = s[half] if not odd else (s[half] + s[half + 1]) / 2
             spread = None
-            if n >= 4:
-                spread = (self.quantile(0.75) - self.quantile(0.25)) / 1.349
+            if n >= 4:  # quartiles inline: this runs for every window each expense touches
+                pos = 0.25 * (n - 1)
+                lo = int(pos)
+                q1 = s[lo] + (s[lo + 1] - s[lo]) * (pos - lo)
+                pos = 0.75 * (n - 1)
+                lo = int(pos)
+                q3 = s[lo] + (s[lo + 1] - s[lo]) * (pos - lo) if lo + 1 < n else s[lo]
+                spread = (q3 - q1) / 1.349
             self._stats = (median, spread)
         return self._stats
 
@@ -233,6 +242,8 @@ class Context:
     z_category: float
     usual_cents_account: float
     z_account: float
+    share_below: float  # of the account's recent amounts at or below this one (new merchants)
+    z_household: float | None  # against the household's price at a merchant new to the account
     category_novel: bool
     category_share: float  # share of the user's other accounts that use this category
     category_essential: bool  # rent, utilities, subscriptions: paid by nearly everyone
@@ -260,11 +271,25 @@ class Context:
     hours: list[int]  # the account's expenses per local hour, for the explanation (read only)
 
 
+# log of the Student-t normalising constant for 0..7 degrees of freedom (computed once: the
+# density is evaluated several times per expense).
+_T_LOG_C = [0.0] + [
+    math.lgamma((nu + 1) / 2) - math.lgamma(nu / 2) - 0.5 * math.log(nu * math.pi)
+    for nu in range(1, 8)
+]
+
+
 def t_density(z: float, df: int) -> float:
     """Student-t density; at most 7 degrees of freedom, as spending has heavy tails."""
     nu = min(max(df, 1), 5) + 2
-    log_c = math.lgamma((nu + 1) / 2) - math.lgamma(nu / 2) - 0.5 * math.log(nu * math.pi)
-    return math.exp(log_c - (nu + 1) / 2 * math.log1p(z * z / nu))
+    return math.exp(_T_LOG_C[nu] - (nu + 1) / 2 * math.log1p(z * z / nu))
+
+
+def t_quantile_of_density(density: float, df: int) -> float:
+    """The |z| at which :func:`t_density` equals ``density`` (0 at or above the peak)."""
+    nu = min(max(df, 1), 5) + 2
+    ratio = math.exp(_T_LOG_C[nu]) / max(density, 1e-300)
+    return math.sqrt(nu * max(ratio ** (2 / (nu + 1)) - 1, 0.0))
 
 
 def round_limit(cents: int) -> int | None:
@@ -287,6 +312,9 @@ class SpenderHistory:
         self.user_by_category: dict[str, RobustWindow] = {}
         self.category_accounts: dict[str, set[str]] = {}
         self.user_by_merchant: dict[str, RobustWindow] = {}
+        # category -> how far visits land from their merchant's usual price (log units): the
+        # spread within one merchant, pooled over the household's merchants of the category.
+        self.merchant_residuals: dict[str, RobustWindow] = {}
         self.last_id = 0
         self.n_total = 0  # all the user's expenses, not only those kept here
 
@@ -335,6 +363,13 @@ class SpenderHistory:
         if not (prior and prior.essential):  # a bill is new once a month, not a new habit
             acc.single_categories += 1 if count == 1 else (-1 if count == 2 else 0)
         if m is not None:
+            k = len(m.logs)
+            if k >= RESIDUAL_AFTER:
+                residuals = self.merchant_residuals.get(ev.category)
+                if residuals is None:
+                    residuals = self.merchant_residuals[ev.category] = RobustWindow(KEEP_RESIDUALS)
+                # A median of k visits is itself off by ~sqrt(pi / 2k) spreads: take it out.
+                residuals.add((x - m.logs.median()) / math.sqrt(1 + 1.571 / k))
             m.logs.add(x)
             acc.category_merchants.setdefault(ev.category, set()).add(ev.merchant)
             household = self.user_by_merchant.get(ev.merchant)
@@ -386,12 +421,18 @@ class SpenderHistory:
         cat = shrink(cat_window, base, 2, 4)
         m = acc.merchants.get(ev.merchant) if ev.merchant else None
         # One merchant charges alike: its spread is narrower than a category's mix of them.
-        at_merchant = Estimate(cat.center, min(cat.scale, MERCHANT_SCALE))
+        within = MERCHANT_SCALE
+        residuals = self.merchant_residuals.get(ev.category)
+        if residuals is not None and len(residuals) >= 4:
+            w = len(residuals) / (len(residuals) + 8)
+            within = math.sqrt(w * residuals.spread() ** 2 + (1 - w) * within * within)
+        at_merchant = Estimate(cat.center, max(min(cat.scale, within), MIN_SCALE))
         # Where one merchant's prices sit is learnt from a visit or two when the category spans
         # a wide range (a precision weight: spread within a merchant over spread between them).
         pull = min(max((at_merchant.scale / cat.scale) ** 2, 0.1), 1.0)
+        z_household = None  # the amount against what the household pays at a merchant new here
         if m is not None and len(m.logs):
-            specific, level = shrink(m.logs, at_merchant, pull, 4), "merchant"
+            specific, level = shrink(m.logs, at_merchant, pull, 12), "merchant"
             z_amount = specific.z(x)
             amount_density = t_density(z_amount, specific.n)
         else:
@@ -411,12 +452,21 @@ class SpenderHistory:
                     mixture.append((other.visits, shrink(other.logs, at_merchant, pull, 4).z(x)))
             household = self.user_by_merchant.get(ev.merchant) if ev.merchant else None
             if household is not None and len(household):
-                weight = max(sum(w for w, _ in mixture), 1)
-                mixture.append((weight, shrink(household, at_merchant, pull, 4).z(x)))
+                # The household's price there, moved by how dear this account is in the
+                # category compared with the household (a richer cardholder, a bigger basket).
+                weight = max(sum(w for w, _ in mixture) * HOUSEHOLD_WEIGHT, 1)
+                there = shrink(household, at_merchant, pull, 4)
+                there.center += cat.center - base.center
+                z_household = there.z(x)
+                mixture.append((weight, z_household))
             if mixture:
                 total = sum(w for w, _ in mixture)
-                z_amount = min(z for _, z in mixture)
                 amount_density = sum(w * t_density(z, 5) for w, z in mixture) / total
+                # As many spreads above "usual" as that density says (so one cheap component
+                # does not hide the others), on the side of the nearest component.
+                z_amount = math.copysign(
+                    t_quantile_of_density(amount_density, 5), min(z for _, z in mixture)
+                )
         others = len(self.category_accounts.get(ev.category, ())) - (1 if cat_window else 0)
         share = others / (len(self.accounts) - 1) if len(self.accounts) > 1 else 0.0
 
@@ -482,6 +532,10 @@ class SpenderHistory:
         established = min(1.0, n / 30)
         category_novel = n > 0 and cat_window is None
         merchant_novel = bool(ev.merchant) and n > 0 and m is None
+        share_below = 1.0
+        if merchant_novel:  # how often this account pays this little (card tests are tiny)
+            kept = acc.logs._sorted
+            share_below = bisect_right(kept, x) / len(kept)
         ctx = Context(
             cents=ev.cents,
             category=ev.category,
@@ -500,6 +554,8 @@ class SpenderHistory:
             z_category=cat.z(x),
             usual_cents_account=math.exp(acc_all.center) * 100,
             z_account=acc_all.z(x),
+            share_below=share_below,
+            z_household=z_household,
             category_novel=category_novel,
             category_share=share,
             category_essential=bool(prior and prior.essential),
