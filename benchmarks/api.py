@@ -80,9 +80,7 @@ def bench_scorer() -> dict:
     flat = FlatForest(forest)
     rows = rng.normal(size=(1000, 11)) * 3
     expected = -forest.score_samples(rows)
-    exact = all(
-        np.array_equal(flat.anomaly(rows, backend=b), expected) for b in {BACKEND, "numpy"}
-    )
+    exact = all(np.array_equal(flat.anomaly(rows, backend=b), expected) for b in {BACKEND, "numpy"})
 
     def per_call(fn, n):
         times = []
