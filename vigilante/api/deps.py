@@ -12,7 +12,7 @@ from starlette.concurrency import run_in_threadpool
 
 from vigilante.config import Settings
 from vigilante.detection import DetectorService
-from vigilante.security import decode_access_token
+from vigilante.security import VerifiedTokens
 from vigilante.service import Ingestor
 from vigilante.tables import users
 from vigilante.throttle import LoginThrottle
@@ -28,6 +28,9 @@ class AppContext:
     throttle: LoginThrottle | None = None
     local_user_id: int | None = None
     known_users: set[int] = field(default_factory=set)
+
+    def __post_init__(self):
+        self.tokens = VerifiedTokens(self.secret_key)
 
 
 # The dependencies are async on purpose: a sync dependency costs a thread-pool hop per request,
@@ -54,7 +57,7 @@ async def current_user_id(
         return ctx.local_user_id
     if not token:
         raise UNAUTHORIZED
-    user_id = decode_access_token(token, ctx.secret_key)
+    user_id = ctx.tokens.user_id(token)
     if user_id is None:
         raise UNAUTHORIZED
     if user_id not in ctx.known_users:
