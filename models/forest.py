@@ -24,7 +24,9 @@ from sklearn.ensemble._iforest import _average_path_length
 def _load_walker():
     """The compiled walk (``models/_walk.c``, built by ``make``), or None: numpy then."""
     try:
-        lib = ctypes.CDLL(str(Path(__file__).with_name("_walk.so")))
+        # PyDLL keeps the GIL for the call: a walk takes microseconds, and giving the GIL up
+        # and taking it back costs the ingest thread a wait behind the event loop each time.
+        lib = ctypes.PyDLL(str(Path(__file__).with_name("_walk.so")))
     except OSError:
         return None
     fn = lib.forest_depths
