@@ -13,10 +13,16 @@ $(STAMP): requirements.txt requirements-dev.txt
 	$(BIN)/python -m pip install -q -r requirements-dev.txt
 	touch $(STAMP)
 
-run: $(STAMP)  ## API + dashboard + entry app + demo stream, on embedded SQLite
+# The compiled forest walk (models/_walk.c): 4x faster scoring, same scores. Without a C
+# compiler the build is skipped and the numpy walk serves.
+WALK := models/_walk.so
+$(WALK): models/_walk.c
+	$(CC) -O2 -ffp-contract=off -shared -fPIC -o $@ $< || echo "no C compiler: numpy forest walk"
+
+run: $(STAMP) $(WALK)  ## API + dashboard + entry app + demo stream, on embedded SQLite
 	$(BIN)/python -m vigilante.launcher $(ARGS)
 
-api: $(STAMP)  ## the API alone, reloading on code changes
+api: $(STAMP) $(WALK)  ## the API alone, reloading on code changes
 	$(BIN)/uvicorn app:app --reload
 
 migrate: $(STAMP)  ## bring VIGILANTE_DATABASE_URL's schema to the newest revision
@@ -25,20 +31,20 @@ migrate: $(STAMP)  ## bring VIGILANTE_DATABASE_URL's schema to the newest revisi
 browser:  ## Debian chromium for the real-browser test (apt, when missing and allowed)
 	@.ci/ensure-chromium
 
-test: $(STAMP) browser  ## lint, then the whole test suite (API tests on SQLite and on PostgreSQL)
+test: $(STAMP) $(WALK) browser  ## lint, then the whole test suite (API tests on SQLite and on PostgreSQL)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest -q
 
-stress: $(STAMP)  ## SIGKILL mid-load x5 and 2 workers x 50 clients x 10,000 writes (bounded: 10 min)
+stress: $(STAMP) $(WALK)  ## SIGKILL mid-load x5 and 2 workers x 50 clients x 10,000 writes (bounded: 10 min)
 	$(BIN)/python -m benchmarks.stress all --max-seconds 600
 
-bench: $(STAMP)  ## API speed and memory -> docs/benchmarks.md (installs wrk when it can)
+bench: $(STAMP) $(WALK)  ## API speed and memory -> docs/benchmarks.md (installs wrk when it can)
 	command -v wrk >/dev/null || apt-get install -y -qq wrk >/dev/null 2>&1 || true
 	$(BIN)/python -m benchmarks.api
 	$(BIN)/python -m benchmarks.scale  # SQLite and PostgreSQL (127.0.0.1:5432), 1 and 2 workers
 
-bench-detect: $(STAMP)  ## detection quality through the real API (a few minutes; not in test)
+bench-detect: $(STAMP) $(WALK)  ## detection quality through the real API (a few minutes; not in test)
 	$(BIN)/python -m benchmarks.detect
 
 format: $(STAMP)
@@ -46,4 +52,4 @@ format: $(STAMP)
 	$(BIN)/ruff format .
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache $(WALK)

@@ -1,5 +1,6 @@
 """The API process: ``uvicorn app:app``. Everything else lives in the vigilante package."""
 
-from vigilante.api import create_app
+from vigilante.api import create_app, tune_gc
 
 app = create_app()
+tune_gc()

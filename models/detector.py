@@ -74,6 +74,7 @@ class Detector:
 
     def __post_init__(self):
         self._flat = FlatForest(self.forest) if self.forest is not None else None
+        self._thresholds: dict[float, float] = {}  # per alert rate: np.interp once, not per call
 
     @property
     def forest_cap(self) -> float:
@@ -135,8 +136,11 @@ class Detector:
     def threshold(self, alert_rate: float) -> float:
         if not self.score_quantiles:
             return PRIOR_THRESHOLD
-        value = float(np.interp(1 - alert_rate, QUANTILES, self.score_quantiles))
-        return min(max(value, MIN_THRESHOLD), MAX_THRESHOLD)
+        value = self._thresholds.get(alert_rate)
+        if value is None:
+            value = float(np.interp(1 - alert_rate, QUANTILES, self.score_quantiles))
+            value = self._thresholds[alert_rate] = min(max(value, MIN_THRESHOLD), MAX_THRESHOLD)
+        return value
 
     def verdicts(
         self, vectors: list[np.ndarray], weighed: list[Weighed], alert_rate: float
@@ -145,7 +149,8 @@ class Detector:
         if not vectors:
             return []
         if self._flat is not None:
-            model = self._forest_llr_list(self._flat.anomaly(np.vstack(vectors)))
+            rows = vectors[0][None, :] if len(vectors) == 1 else np.vstack(vectors)
+            model = self._forest_llr_list(self._flat.anomaly(rows))
         else:
             model = [0.0] * len(vectors)
         threshold = self.threshold(alert_rate)

@@ -204,3 +204,23 @@ def test_text_is_trimmed_and_normalised_and_any_language_is_fine(shared):
     assert r.status_code == 201, r.text
     assert r.json()["category"] == "café"
     assert r.json()["merchant"] == "東京 ラーメン 🍜"
+
+
+@pytest.mark.parametrize("path", ["/event", "/events"])
+def test_ingest_checks_token_first_then_language_and_key(shared, path):
+    # The ingest routes read these by hand (hot path); they must answer as every other route.
+    client, auth = shared
+    body = OK if path == "/event" else [OK]
+    before = client.get("/events?limit=1000", headers=auth).json()
+    assert client.post(path, json={"amount": "x"}).status_code == 401  # no token, bad body
+    bad = {"Authorization": auth["Authorization"].replace("Bearer ", "Bearer x")}
+    assert client.post(path, json=body, headers=bad).status_code == 401
+    assert client.post(path, json=body, headers={"Authorization": "Basic abc"}).status_code == 401
+    r = client.post(path + "?lang=xx", json=body, headers=auth)
+    assert r.status_code == 422 and [e["field"] for e in r.json()["detail"]] == ["lang"]
+    r = client.post(path + "?lang=x", json=body, headers=auth | {"Idempotency-Key": "a b"})
+    assert r.status_code == 422
+    assert {e["field"] for e in r.json()["detail"]} == {"lang", "Idempotency-Key"}
+    assert client.get("/events?limit=1000", headers=auth).json() == before
+    r = client.post(path + "?lang=en", json=body, headers=auth | {"Accept-Language": "pt-BR"})
+    assert r.status_code == 201

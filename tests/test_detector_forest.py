@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import shutil
+
 import numpy as np
 import pytest
 
+from models import forest as forest_module
 from models.features import FEATURE_NAMES
 from models.forest import FlatForest, fit_forest
 
@@ -20,11 +23,22 @@ def fitted():
     return forest, FlatForest(forest)
 
 
+BACKENDS = ["numpy"] + (["c"] if forest_module.BACKEND == "c" else [])
+
+
 def same(forest, flat, X):
+    """Every walk this machine has (numpy, and the compiled one) gives sklearn's exact score."""
     expected = -forest.score_samples(X)
-    got = flat.anomaly(X)
-    assert got.dtype == expected.dtype
-    assert np.array_equal(got, expected), np.max(np.abs(got - expected))
+    for backend in BACKENDS:
+        got = flat.anomaly(X, backend=backend)
+        assert got.dtype == expected.dtype
+        assert np.array_equal(got, expected), (backend, np.max(np.abs(got - expected)))
+
+
+@pytest.mark.skipif(shutil.which("cc") is None, reason="no C compiler: numpy walk only")
+def test_the_compiled_walk_is_built_and_used_where_a_compiler_exists():
+    # `make` builds models/_walk.so; were it missing, scoring would silently be 4x slower.
+    assert forest_module.BACKEND == "c"
 
 
 def test_random_rows_score_exactly_as_sklearn(fitted):

@@ -376,3 +376,23 @@ def test_default_origins_are_the_two_streamlit_apps(settings):
     assert all(
         o.startswith(("http://localhost:", "http://127.0.0.1:")) for o in settings.cors_origins
     )
+
+
+def test_a_token_verified_before_still_expires_on_time(monkeypatch):
+    from vigilante import security
+
+    key = b"k" * 48
+    tokens = security.VerifiedTokens(key, size=2)
+    token, _ = security.create_access_token(7, key, minutes=1)
+    assert tokens.user_id(token) == 7
+    assert tokens.user_id(token) == 7  # the second use is answered from what was verified
+    others = [security.create_access_token(i, key, minutes=5)[0] for i in (8, 9)]
+    assert [tokens.user_id(t) for t in others] == [8, 9]  # the first one was let go...
+    assert tokens.user_id(token) == 7  # ...and is verified again, not refused
+    forged = security.create_access_token(7, b"x" * 48, minutes=5)[0]
+    assert tokens.user_id(forged) is None
+    assert tokens.user_id(forged) is None  # a refusal is never remembered as a pass
+    real = security.time.time
+    monkeypatch.setattr(security.time, "time", lambda: real() + 61)
+    assert tokens.user_id(token) is None
+    assert tokens.user_id(others[0]) == 8

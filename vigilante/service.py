@@ -27,7 +27,7 @@ from vigilante.history import HistoryCache, event_key
 from vigilante.rendering import expense_out
 from vigilante.schemas import ExpenseIn
 from vigilante.tables import expenses, idempotency_keys, users
-from vigilante.writer import GROUP_KEY, GroupCommitWriter, Job
+from vigilante.writer import CURSOR_KEY, GROUP_KEY, GroupCommitWriter, Job
 
 PRUNE_EVERY_MS = 10 * 60_000
 
@@ -368,7 +368,11 @@ def _insert_one(conn, row: dict) -> int:
     sql, order = compiled
     values = dict(row, reasons=json.dumps(row["reasons"]))
     params = tuple(values[k] for k in order) if dialect.positional else values
-    return conn.exec_driver_sql(sql, params).scalar_one()
+    cursor = conn.info.get(CURSOR_KEY)  # the writer's, inside a group
+    if cursor is None:
+        return conn.exec_driver_sql(sql, params).scalar_one()
+    cursor.execute(sql, params)
+    return cursor.fetchone()[0]
 
 
 def _forget_in_group(histories: HistoryCache, user_id: int, conn) -> None:

@@ -1,3 +1,3 @@
-from vigilante.api.main import create_app
+from vigilante.api.main import create_app, tune_gc
 
-__all__ = ["create_app"]
+__all__ = ["create_app", "tune_gc"]

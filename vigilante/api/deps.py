@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Annotated
 
 from fastapi import Depends, Header, HTTPException, Query, Request, status
+from fastapi.exceptions import RequestValidationError
 from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy import Engine, select
 from starlette.concurrency import run_in_threadpool
 
 from vigilante.config import Settings
 from vigilante.detection import DetectorService
-from vigilante.security import decode_access_token
+from vigilante.security import VerifiedTokens
 from vigilante.service import Ingestor
 from vigilante.tables import users
 from vigilante.throttle import LoginThrottle
@@ -28,6 +30,9 @@ class AppContext:
     throttle: LoginThrottle | None = None
     local_user_id: int | None = None
     known_users: set[int] = field(default_factory=set)
+
+    def __post_init__(self):
+        self.tokens = VerifiedTokens(self.secret_key)
 
 
 # The dependencies are async on purpose: a sync dependency costs a thread-pool hop per request,
@@ -50,11 +55,16 @@ UNAUTHORIZED = HTTPException(
 async def current_user_id(
     ctx: Context, token: Annotated[str | None, Depends(oauth2_scheme)]
 ) -> int:
+    return await authenticate(ctx, token)
+
+
+async def authenticate(ctx: AppContext, token: str | None) -> int:
+    """The user a bearer token speaks for; 401 for a missing, expired or forged token."""
     if not ctx.settings.auth_enabled:
         return ctx.local_user_id
     if not token:
         raise UNAUTHORIZED
-    user_id = decode_access_token(token, ctx.secret_key)
+    user_id = ctx.tokens.user_id(token)
     if user_id is None:
         raise UNAUTHORIZED
     if user_id not in ctx.known_users:
@@ -62,6 +72,12 @@ async def current_user_id(
             raise UNAUTHORIZED
         ctx.known_users.add(user_id)
     return user_id
+
+
+def bearer_token(request: Request) -> str | None:
+    """The token of an ``Authorization: Bearer <token>`` header (OAuth2PasswordBearer's rule)."""
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    return token if scheme.lower() == "bearer" else None
 
 
 def _user_exists(engine: Engine, user_id: int) -> bool:
@@ -82,6 +98,10 @@ async def reply_language(
     ] = None,
     accept_language: Annotated[str | None, Header(include_in_schema=False)] = None,
 ) -> str:
+    return choose_language(ctx, lang, accept_language)
+
+
+def choose_language(ctx: AppContext, lang: str | None, accept_language: str | None) -> str:
     choice = lang or (accept_language or "").split(",")[0].strip()
     if choice.lower().startswith("en"):
         return "en"
@@ -91,3 +111,86 @@ async def reply_language(
 
 
 Lang = Annotated[str, Depends(reply_language)]
+
+
+# The ingest routes are the hot path: FastAPI resolving their four dependencies (context, user,
+# language, key) cost about twice a whole trivial request (measured with py-spy under load).
+# They take one dependency instead, which reads the same things with the same rules and the
+# same 401/422 answers; INGEST_OPENAPI documents them exactly as FastAPI would.
+LANG_PATTERN = r"^(pt-BR|pt|en)$"
+KEY_PATTERN = r"^[\x21-\x7e]+$"
+KEY_MAX = 255
+_LANG_RE, _KEY_RE = re.compile(LANG_PATTERN), re.compile(KEY_PATTERN)
+LANG_DOC = "Language of reasons: pt-BR (default) or en."
+KEY_DOC = "Repeat a request safely: the same key returns the first response."
+
+
+@dataclass(slots=True)
+class IngestCaller:
+    ctx: AppContext
+    user_id: int
+    lang: str
+    key: str | None
+
+
+async def ingest_caller(request: Request) -> IngestCaller:
+    ctx: AppContext = request.app.state.ctx
+    user_id = await authenticate(ctx, bearer_token(request))
+    errors = []
+    lang = request.query_params.get("lang")
+    if lang is not None and not _LANG_RE.match(lang):
+        errors.append(_mismatch(("query", "lang"), LANG_PATTERN))
+    key = request.headers.get("idempotency-key")
+    if key is not None:
+        where = ("header", "Idempotency-Key")
+        if not key:
+            errors.append(
+                _error("string_too_short", where, "String should have at least 1 character")
+            )
+        elif len(key) > KEY_MAX:
+            errors.append(
+                _error("string_too_long", where, f"String should have at most {KEY_MAX} characters")
+            )
+        elif not _KEY_RE.match(key):
+            errors.append(_mismatch(where, KEY_PATTERN))
+    if errors:
+        raise RequestValidationError(errors)
+    return IngestCaller(
+        ctx, user_id, choose_language(ctx, lang, request.headers.get("accept-language")), key
+    )
+
+
+def _error(kind: str, loc: tuple, message: str) -> dict:
+    return {"type": kind, "loc": loc, "msg": message}
+
+
+def _mismatch(loc: tuple, pattern: str) -> dict:
+    return _error("string_pattern_mismatch", loc, f"String should match pattern '{pattern}'")
+
+
+def _optional_string(description: str, **rules) -> dict:
+    return {"anyOf": [{"type": "string", **rules}, {"type": "null"}], "description": description}
+
+
+INGEST_OPENAPI = {
+    "security": [{"OAuth2PasswordBearer": []}],
+    "parameters": [
+        {
+            "name": "lang",
+            "in": "query",
+            "required": False,
+            "schema": _optional_string(LANG_DOC, pattern=LANG_PATTERN) | {"title": "Lang"},
+            "description": LANG_DOC,
+        },
+        {
+            "name": "Idempotency-Key",
+            "in": "header",
+            "required": False,
+            "schema": _optional_string(KEY_DOC, minLength=1, maxLength=KEY_MAX, pattern=KEY_PATTERN)
+            | {"title": "Idempotency-Key"},
+            "description": KEY_DOC,
+        },
+    ],
+}
+
+Caller = Annotated[IngestCaller, Depends(ingest_caller)]

@@ -4,49 +4,46 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Header, HTTPException, Path, Query
+from fastapi import APIRouter, HTTPException, Path, Query
 from fastapi.responses import JSONResponse
 
-from vigilante.api.deps import Context, CurrentUser, Lang
+from vigilante.api.deps import INGEST_OPENAPI, Caller, Context, CurrentUser, Lang
 from vigilante.queries import EventFilter, get_event, list_events, set_feedback
 from vigilante.schemas import Account, Category, ExpenseIn, ExpenseOut, FeedbackIn, Instant
 
 router = APIRouter(tags=["events"])
 
-IdempotencyKey = Annotated[
-    str | None,
-    Header(
-        alias="Idempotency-Key",
-        min_length=1,
-        max_length=255,
-        pattern=r"^[\x21-\x7e]+$",
-        description="Repeat a request safely: the same key returns the first response.",
-    ),
-]
 ExpenseId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 NOT_FOUND = HTTPException(status_code=404, detail="expense not found")
 CONFLICT = {409: {"description": "Idempotency-Key reused with a different body"}}
 
 
-@router.post("/event", status_code=201, response_model=ExpenseOut, responses=CONFLICT)
-async def post_event(
-    body: ExpenseIn, ctx: Context, user_id: CurrentUser, lang: Lang, key: IdempotencyKey = None
-):
+@router.post(
+    "/event",
+    status_code=201,
+    response_model=ExpenseOut,
+    responses=CONFLICT,
+    openapi_extra=INGEST_OPENAPI,
+)
+async def post_event(caller: Caller, body: ExpenseIn):
     """Score and store one expense; the answer carries its score, severity and reasons."""
     # async: the request waits for the group commit without holding a thread-pool thread.
-    out, _ = await ctx.ingestor.ingest_async(user_id, [body], lang, key, single=True)
+    out, _ = await caller.ctx.ingestor.ingest_async(
+        caller.user_id, [body], caller.lang, caller.key, single=True
+    )
     return JSONResponse(out[0], status_code=201)
 
 
-@router.post("/events", status_code=201, response_model=list[ExpenseOut], responses=CONFLICT)
-async def post_events(
-    body: list[ExpenseIn],
-    ctx: Context,
-    user_id: CurrentUser,
-    lang: Lang,
-    key: IdempotencyKey = None,
-):
+@router.post(
+    "/events",
+    status_code=201,
+    response_model=list[ExpenseOut],
+    responses=CONFLICT,
+    openapi_extra=INGEST_OPENAPI,
+)
+async def post_events(caller: Caller, body: list[ExpenseIn]):
     """Score and store up to 10,000 expenses in order, each seeing the ones before it."""
+    ctx = caller.ctx
     if not body or len(body) > ctx.settings.max_batch:
         detail = [
             {
@@ -56,7 +53,7 @@ async def post_events(
             }
         ]
         raise HTTPException(status_code=422, detail=detail)
-    out, _ = await ctx.ingestor.ingest_async(user_id, body, lang, key)
+    out, _ = await ctx.ingestor.ingest_async(caller.user_id, body, caller.lang, caller.key)
     return JSONResponse(out, status_code=201)
 
 
