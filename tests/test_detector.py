@@ -182,3 +182,26 @@ def test_other_accounts_of_the_user_are_their_own_spenders(ana):
         ana.score(event(at(d, 22, 30), 60.0 + d % 5, "lazer", "Bar do Zé", account=other))
     late = ana.score(event(at(60, 23, 0), 62.0, "lazer", "Bar do Zé", account=other))
     assert not late.is_anomaly  # 23:00 is odd for ana's card, usual for this one
+
+
+def test_stored_versions_load_in_both_formats_and_score_alike():
+    import io
+
+    import joblib
+    import numpy as np
+
+    from models import store
+    from models.features import FEATURE_NAMES
+
+    rng = np.random.default_rng(4)
+    X = rng.normal(size=(600, len(FEATURE_NAMES)))
+    detector = Detector.train(X, np.zeros(len(X)))
+    meta, blob = store.dumps(detector)
+    old = io.BytesIO()
+    joblib.dump(detector.forest, old)  # how versions were stored before the pickle prefix
+    rows = rng.normal(0, 3, size=(50, len(FEATURE_NAMES)))
+    expected = -detector.forest.score_samples(rows)
+    for stored in (blob, old.getvalue()):
+        loaded = store.loads(meta, stored)
+        assert loaded.version == detector.version
+        assert np.array_equal(loaded._flat.anomaly(rows), expected)

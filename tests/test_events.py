@@ -52,6 +52,27 @@ def test_batch_is_scored_in_order_and_returned_in_order(client, auth):
     assert second["reasons"][0]["code"] == "duplicate"
 
 
+def test_batch_answers_carry_the_ids_of_the_rows_stored(client, auth):
+    # Batches are inserted with one executemany; the ids answered must be each row's own.
+    client.post("/event", json={"amount": 5, "category": "café"}, headers=auth)
+    batch = [
+        {
+            "amount": 10 + i,
+            "category": "mercado",
+            "merchant": f"Loja {i}",
+            "occurred_at": f"2026-03-02T10:{i:02d}:00-03:00",
+        }
+        for i in range(30)
+    ]
+    out = client.post("/events", json=batch, headers=auth).json()
+    ids = [e["id"] for e in out]
+    assert ids == sorted(set(ids)) and len(ids) == 30
+    for sent, answered in zip(batch, out, strict=True):
+        stored = client.get(f"/events/{answered['id']}", headers=auth).json()
+        assert (stored["merchant"], stored["amount"]) == (sent["merchant"], sent["amount"])
+        assert stored["score"] == answered["score"]
+
+
 def test_batch_limits(client, auth):
     assert client.post("/events", json=[], headers=auth).status_code == 422
     big = [{"amount": 1, "category": "x"}] * 10_001

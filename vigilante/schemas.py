@@ -321,3 +321,18 @@ class Health(BaseModel):
     status: Literal["ok", "degraded"]
     database: Literal["ok", "error"]
     model: str
+
+
+class EventQuery(BaseModel):
+    """The filters of ``GET /events`` (query parameters), validated in one pass."""
+
+    model_config = ConfigDict(populate_by_name=True, extra="ignore")
+
+    limit: int = Field(default=100, ge=1, le=1000)
+    before_id: int | None = Field(default=None, ge=1, le=2**63 - 1)
+    after_id: int | None = Field(default=None, ge=0, le=2**63 - 1)
+    anomalies_only: bool = False
+    category: Category | None = None
+    account: Account | None = None
+    start: Instant | None = Field(default=None, alias="from")
+    end: Instant | None = Field(default=None, alias="to")

@@ -4,12 +4,22 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Path, Query
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Depends, HTTPException, Path
 
-from vigilante.api.deps import INGEST_OPENAPI, Caller, Context, CurrentUser, Lang
+from vigilante.api.deps import (
+    CALLER_OPENAPI,
+    INGEST_OPENAPI,
+    Context,
+    CurrentUser,
+    IngestCaller,
+    Lang,
+    Reader,
+    query_model,
+    query_openapi,
+)
+from vigilante.api.responses import FastJSONResponse as JSONResponse
 from vigilante.queries import EventFilter, get_event, list_events, set_feedback
-from vigilante.schemas import Account, Category, ExpenseIn, ExpenseOut, FeedbackIn, Instant
+from vigilante.schemas import EventQuery, ExpenseIn, ExpenseOut, FeedbackIn
 
 router = APIRouter(tags=["events"])
 
@@ -25,7 +35,7 @@ CONFLICT = {409: {"description": "Idempotency-Key reused with a different body"}
     responses=CONFLICT,
     openapi_extra=INGEST_OPENAPI,
 )
-async def post_event(caller: Caller, body: ExpenseIn):
+async def post_event(caller: IngestCaller, body: ExpenseIn):
     """Score and store one expense; the answer carries its score, severity and reasons."""
     # async: the request waits for the group commit without holding a thread-pool thread.
     out, _ = await caller.ctx.ingestor.ingest_async(
@@ -41,7 +51,7 @@ async def post_event(caller: Caller, body: ExpenseIn):
     responses=CONFLICT,
     openapi_extra=INGEST_OPENAPI,
 )
-async def post_events(caller: Caller, body: list[ExpenseIn]):
+async def post_events(caller: IngestCaller, body: list[ExpenseIn]):
     """Score and store up to 10,000 expenses in order, each seeing the ones before it."""
     ctx = caller.ctx
     if not body or len(body) > ctx.settings.max_batch:
@@ -57,32 +67,28 @@ async def post_events(caller: Caller, body: list[ExpenseIn]):
     return JSONResponse(out, status_code=201)
 
 
-@router.get("/events", response_model=list[ExpenseOut])
-def get_events(
-    ctx: Context,
-    user_id: CurrentUser,
-    lang: Lang,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    before_id: Annotated[int | None, Query(ge=1, le=2**63 - 1)] = None,
-    after_id: Annotated[int | None, Query(ge=0, le=2**63 - 1)] = None,
-    anomalies_only: bool = False,
-    category: Annotated[Category | None, Query()] = None,
-    account: Annotated[Account | None, Query()] = None,
-    start: Annotated[Instant | None, Query(alias="from")] = None,
-    end: Annotated[Instant | None, Query(alias="to")] = None,
-):
+EVENTS_OPENAPI = CALLER_OPENAPI | {
+    "parameters": query_openapi(EventQuery) + CALLER_OPENAPI["parameters"]
+}
+
+
+@router.get("/events", response_model=list[ExpenseOut], openapi_extra=EVENTS_OPENAPI)
+def get_events(caller: Reader, q: Annotated[EventQuery, Depends(query_model(EventQuery))]):
     """Your expenses, newest first; page with before_id, poll for new ones with after_id."""
+    # The dashboard polls this every few seconds: one dependency and one model for the
+    # filters (FastAPI resolving eleven separate parameters cost more than the query).
+    ctx = caller.ctx
     f = EventFilter(
-        limit=min(limit, ctx.settings.max_page),
-        before_id=before_id,
-        after_id=after_id,
-        anomalies_only=anomalies_only,
-        category=category,
-        account=account,
-        start=start,
-        end=end,
+        limit=min(q.limit, ctx.settings.max_page),
+        before_id=q.before_id,
+        after_id=q.after_id,
+        anomalies_only=q.anomalies_only,
+        category=q.category,
+        account=q.account,
+        start=q.start,
+        end=q.end,
     )
-    return JSONResponse(list_events(ctx.engine, user_id, f, lang))
+    return JSONResponse(list_events(ctx.engine, caller.user_id, f, caller.lang))
 
 
 @router.get(
