@@ -189,7 +189,8 @@ class Spender:
     payday: int
     trip_days: set[date] = field(default_factory=set)
     trip_city: str = ""
-    trip_merchants: dict[str, str] = field(default_factory=dict)
+    trip_merchants: dict[str, str] = field(default_factory=dict)  # this trip's city
+    city_merchants: dict[str, dict[str, str]] = field(default_factory=dict)  # per city
     hour_weights: list[float] = field(default_factory=list)
 
 
@@ -389,7 +390,8 @@ class Simulator:
             length = rng.randint(3, 6)
             spender.trip_days = {day + timedelta(days=i) for i in range(length)}
             spender.trip_city = rng.choice(TRIP_CITIES)
-            spender.trip_merchants = {}
+            # Back in a city, back to the places found there last time.
+            spender.trip_merchants = spender.city_merchants.setdefault(spender.trip_city, {})
         on_trip = day in spender.trip_days
         if spender.trip_days and day > max(spender.trip_days):
             spender.trip_days = set()
