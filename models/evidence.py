@@ -17,16 +17,22 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from scipy.special import stdtr
+
 from models.features import KEEP_ACCOUNT, Context, active_hours, t_density
 
 MAX_LLR = math.log(1e4)
 # Densities under "anomaly", on the same scale as the normal densities they are compared with.
 ANOMALY_Z_DENSITY = 0.1  # an anomalous amount lands anywhere over ~10 spreads ...
 RAMP_FROM, RAMP_TO = 1.5, 3.5  # ... but well clear of the usual: its density rises over these
+# At a merchant the account knows, z is measured with the narrow spread of one merchant's
+# prices, so the same "well clear" sits at more spreads than against a category's mixture.
+RAMP_TO_KNOWN = 4.5
 ANOMALY_HOUR = 1 / 24  # an anomaly may happen at any hour
 P_NEW_CATEGORY_IF_ANOMALY = 0.3
 P_REPEAT_IF_ANOMALY = 0.3  # bursts, duplicates and splits are repeats at one merchant
 P_SAME_AMOUNT_IF_ANOMALY = 0.15
+STREAK_WEIGHT = 0.5
 P_SMALL_IF_ANOMALY = 0.2  # card tests: a share of anomalies are tiny charges at new merchants
 PAIR_MAX_LLR = math.log(3)
 RECURRING_LLR = -math.log(10)
@@ -45,20 +51,26 @@ def _clip(value: float) -> float:
     return min(max(value, 0.0), MAX_LLR)
 
 
-def anomaly_density(z: float) -> float:
+def anomaly_density(z: float, ramp_to: float = RAMP_TO) -> float:
     """Density of an anomalous amount ``z`` spreads above the usual: none near the usual (a
-    dearer day is not an error or a fraud), flat from RAMP_TO on."""
-    return ANOMALY_Z_DENSITY * min(max((z - RAMP_FROM) / (RAMP_TO - RAMP_FROM), 0.0), 1.0)
+    dearer day is not an error or a fraud), flat from ``ramp_to`` on."""
+    return ANOMALY_Z_DENSITY * min(max((z - RAMP_FROM) / (ramp_to - RAMP_FROM), 0.0), 1.0)
 
 
-def _amount_llr(z: float, normal_density: float) -> float:
-    anomalous = anomaly_density(z)
+def _amount_llr(z: float, normal_density: float, ramp_to: float = RAMP_TO) -> float:
+    anomalous = anomaly_density(z, ramp_to)
     return _clip(math.log(anomalous / normal_density)) if anomalous > 0 else 0.0
 
 
 def amount_llr(z: float, df: int) -> float:
     """Evidence of an amount ``z`` spreads above the usual (one-sided: only dearer is odd)."""
     return _amount_llr(z, t_density(z, df))
+
+
+def away(ctx: Context) -> float:
+    """How much a new merchant's price still says when the account met several other new
+    merchants in the last days (a trip, a move): its home prices predict less there."""
+    return 1 / (1 + STREAK_WEIGHT * ctx.novel_streak)
 
 
 def explicit_evidence(ctx: Context) -> list[Evidence]:
@@ -151,13 +163,15 @@ def explicit_evidence(ctx: Context) -> list[Evidence]:
     elif ctx.history_size >= 3 and not ctx.recurring:
         llr = 0.0
         if ctx.z_amount > 1.0:  # only dearer than usual is odd; cheaper is the card tests' job
-            llr = _amount_llr(ctx.z_amount, ctx.amount_density)
+            known = ctx.amount_level == "merchant"
+            llr = _amount_llr(ctx.z_amount, ctx.amount_density, RAMP_TO_KNOWN if known else RAMP_TO)
         if ctx.merchant_novel and established:
             # A merchant never used before, at a price above what any merchant of the category
             # charges this spender: the novelty adds its own (modest) weight.
             p_new = (ctx.merchants_seen + 1) / (ctx.history_size + 2)
             dear = anomaly_density(ctx.z_amount) / ANOMALY_Z_DENSITY
             llr += dear * _clip(math.log(0.5 / p_new))
+            llr *= away(ctx)
             code = "new_merchant_amount"
         else:
             code = "merchant_amount" if ctx.amount_level == "merchant" else "amount_spike"
@@ -185,9 +199,11 @@ def explicit_evidence(ctx: Context) -> list[Evidence]:
     if ctx.merchant_novel and ctx.history_size >= 10 and small and not automatic:
         # Weighed against how often this account pays this little anywhere (its own lower tail,
         # smoothed), not against a bell curve: a commuter's R$ 4,40 fares make small usual.
+        # And against the merchants of the category: a cheap one explains a cheap first visit.
         kept = min(ctx.history_size, KEEP_ACCOUNT)
         p_low = (ctx.share_below * kept + 0.5) / (kept + 1)
-        llr = _clip(math.log(P_SMALL_IF_ANOMALY / p_low))
+        p_low = max(p_low, float(stdtr(7, ctx.z_amount)))
+        llr = _clip(math.log(P_SMALL_IF_ANOMALY / p_low)) * away(ctx)
         if llr > 0:
             add(Evidence("small_new_merchant", llr, {"cents": ctx.cents, "merchant": ctx.merchant}))
 

@@ -62,6 +62,8 @@ MERCHANT_SCALE = 0.5  # prior spread of amounts at one merchant, log units
 RESIDUAL_AFTER = 4  # visits to a merchant before its prices say how far a visit strays
 KEEP_RESIDUALS = 60
 HOUSEHOLD_WEIGHT = 0.25
+KEEP_FIRST_VISITS = 8
+STREAK_MS = 3 * 24 * 60 * 60_000  # a trip: several new merchants within a few days
 # Approval limits people split a purchase to stay under.
 ROUND_LIMITS = (200, 500, 1_000, 2_000, 2_500, 5_000, 10_000, 20_000, 50_000, 100_000)
 JUST_UNDER = 0.9
@@ -200,6 +202,7 @@ class AccountState:
         "hours",
         "hour_density",
         "recent_ts",
+        "first_visits",
         "feedback",
     )
 
@@ -214,6 +217,7 @@ class AccountState:
         self.hours = [0] * 24
         self.hour_density = [0.0] * 24  # hours smoothed over neighbouring hours
         self.recent_ts: deque[int] = deque(maxlen=KEEP_RECENT)
+        self.first_visits: deque[int] = deque(maxlen=KEEP_FIRST_VISITS)  # new merchants, when
         # (category, merchant) -> expense id -> (log amount, "legit" | "fraud")
         self.feedback: dict[tuple[str, str], dict[int, tuple[float, str]]] = {}
 
@@ -234,6 +238,7 @@ class Context:
     categories_seen: int
     single_categories: int
     merchants_seen: int
+    novel_streak: int  # new merchants in the last 3 days beyond the account's usual rate of them
     amount_level: str  # "merchant", "category" or "prior": what the amount is compared with
     usual_cents: float  # typical amount at that level
     z_amount: float
@@ -317,9 +322,14 @@ class SpenderHistory:
         self.merchant_residuals: dict[str, RobustWindow] = {}
         self.last_id = 0
         self.n_total = 0  # all the user's expenses, not only those kept here
+        self._local_ts: int | None = None
+        self._local_dt: datetime | None = None
 
     def _local(self, ts: int) -> datetime:
-        return datetime.fromtimestamp(ts / 1000, self.tz)
+        # features() and then add() ask for the same expense's local time: convert it once.
+        if ts != self._local_ts:
+            self._local_ts, self._local_dt = ts, datetime.fromtimestamp(ts / 1000, self.tz)
+        return self._local_dt
 
     # -- learning ----------------------------------------------------------------------------
 
@@ -336,6 +346,7 @@ class SpenderHistory:
             m = acc.merchants.get(ev.merchant)
             if m is None:
                 m = acc.merchants[ev.merchant] = MerchantState()
+                acc.first_visits.append(ev.ts)
             if m.recent and abs(ev.ts - m.recent[-1][0]) <= BURST_WINDOW_MS:
                 m.quick_repeats += 1
                 last_ts, last_cents = m.recent[-1]
@@ -533,7 +544,19 @@ class SpenderHistory:
         category_novel = n > 0 and cat_window is None
         merchant_novel = bool(ev.merchant) and n > 0 and m is None
         share_below = 1.0
-        if merchant_novel:  # how often this account pays this little (card tests are tiny)
+        novel_streak = 0
+        if merchant_novel:
+            for first_ts in acc.first_visits:
+                novel_streak += 0 <= ev.ts - first_ts <= STREAK_MS
+            if novel_streak:  # beyond what this account's usual rate of new merchants explains
+                recent = 0
+                for past_ts in reversed(acc.recent_ts):
+                    if ev.ts - past_ts > STREAK_MS:
+                        break
+                    recent += 1
+                expected = recent * len(acc.merchants) / n
+                novel_streak = max(0, round(novel_streak - expected))
+            # How often this account pays this little (card tests are tiny).
             kept = acc.logs._sorted
             share_below = bisect_right(kept, x) / len(kept)
         ctx = Context(
@@ -546,6 +569,7 @@ class SpenderHistory:
             categories_seen=len(acc.category_counts),
             single_categories=acc.single_categories,
             merchants_seen=len(acc.merchants),
+            novel_streak=novel_streak,
             amount_level=level,
             usual_cents=math.exp(specific.center) * 100,
             z_amount=z_amount,
