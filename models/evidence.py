@@ -30,6 +30,10 @@ RAMP_FROM, RAMP_TO = 1.5, 3.5  # ... but well clear of the usual: its density ri
 RAMP_TO_KNOWN = 4.5
 ANOMALY_HOUR = 1 / 24  # an anomaly may happen at any hour
 P_NEW_CATEGORY_IF_ANOMALY = 0.3
+RARE_CATEGORY, RARE_AFTER = 2, 30  # at most this many expenses in it, in at least that many
+RARE_DISCOUNT = 5  # seen before, so less telling than a first time
+HOUSEHOLD_ACCOUNTS = 3  # other accounts before their categories say what is common
+SHARE_IF_ANOMALY = 0.1  # ... of the household using the category an anomaly lands in
 P_REPEAT_IF_ANOMALY = 0.3  # bursts, duplicates and splits are repeats at one merchant
 P_SAME_AMOUNT_IF_ANOMALY = 0.15
 STREAK_WEIGHT = 0.5
@@ -144,7 +148,13 @@ def explicit_evidence(ctx: Context) -> list[Evidence]:
         p_new = (ctx.single_categories + 1) / (ctx.history_size + 2)
         if ctx.category_essential:
             p_new = max(p_new, 0.5)
-        novelty = _clip(math.log(P_NEW_CATEGORY_IF_ANOMALY / p_new))
+        novelty = math.log(P_NEW_CATEGORY_IF_ANOMALY / p_new)
+        if ctx.other_accounts >= HOUSEHOLD_ACCOUNTS and not ctx.category_essential:
+            # Which category: people take up what those around them use; an anomaly lands
+            # anywhere. A category nobody else in the household uses weighs more.
+            novelty += math.log(SHARE_IF_ANOMALY / (ctx.category_share + SHARE_IF_ANOMALY))
+            novelty += math.log(2)  # so that a category half the household uses is neutral
+        novelty = _clip(novelty)
         # Judge the amount against the category where it is common, else against the spender.
         if ctx.category_essential or ctx.category_share >= 0.5:
             amount = amount_llr(ctx.z_category_prior, 5)
@@ -160,7 +170,26 @@ def explicit_evidence(ctx: Context) -> list[Evidence]:
                     {"category": ctx.category, "cents": ctx.cents, "usual_cents": usual},
                 )
             )
-    elif ctx.history_size >= 3 and not ctx.recurring:
+    elif (
+        ctx.category_count <= RARE_CATEGORY
+        and ctx.history_size >= RARE_AFTER
+        and not (ctx.recurring or ctx.category_essential)
+    ):
+        # A category this account used once or twice in a long history: rare, nearly new.
+        p_cat = (ctx.category_count + 0.5) / (ctx.history_size + 1)
+        rarity = math.log(P_NEW_CATEGORY_IF_ANOMALY / p_cat) - math.log(RARE_DISCOUNT)
+        if ctx.other_accounts >= HOUSEHOLD_ACCOUNTS:
+            rarity += math.log(SHARE_IF_ANOMALY / (ctx.category_share + SHARE_IF_ANOMALY))
+            rarity += math.log(2)
+        if rarity > 0:
+            add(
+                Evidence(
+                    "rare_category",
+                    _clip(rarity),
+                    {"category": ctx.category, "count": ctx.category_count, "cents": ctx.cents},
+                )
+            )
+    if not (ctx.category_novel and established) and ctx.history_size >= 3 and not ctx.recurring:
         llr = 0.0
         if ctx.z_amount > 1.0:  # only dearer than usual is odd; cheaper is the card tests' job
             known = ctx.amount_level == "merchant"

@@ -42,6 +42,10 @@ TEMPLATES = {
         "pt-BR": "primeira despesa em {category} ({amount})",
         "en": "first expense in {category} ({amount})",
     },
+    "rare_category": {
+        "pt-BR": "{amount} em {category}, onde você gastou só {count} vez(es) até hoje",
+        "en": "{amount} in {category}, where you spent only {count} time(s) before",
+    },
     "new_merchant_amount": {
         "pt-BR": "primeira compra em {merchant}, {amount}: {ratio}× o habitual em {category}",
         "en": "first purchase at {merchant}, {amount}: {ratio}× your usual for {category}",

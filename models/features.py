@@ -250,7 +250,9 @@ class Context:
     share_below: float  # of the account's recent amounts at or below this one (new merchants)
     z_household: float | None  # against the household's price at a merchant new to the account
     category_novel: bool
+    category_count: int  # this account's expenses in the category so far (recent window)
     category_share: float  # share of the user's other accounts that use this category
+    other_accounts: int  # the user's accounts besides this one
     category_essential: bool  # rent, utilities, subscriptions: paid by nearly everyone
     z_category_prior: float  # amount against the household / built-in prior of the category
     merchant_novel: bool
@@ -581,7 +583,9 @@ class SpenderHistory:
             share_below=share_below,
             z_household=z_household,
             category_novel=category_novel,
+            category_count=acc.category_counts.get(ev.category, 0),
             category_share=share,
+            other_accounts=max(len(self.accounts) - (1 if ev.account in self.accounts else 0), 0),
             category_essential=bool(prior and prior.essential),
             z_category_prior=base.z(x),
             merchant_novel=merchant_novel,

@@ -89,7 +89,9 @@ _TABLE: dict[tuple[str, ...], tuple[float, float, bool]] = {
         "doctor",
     ): (90, 0.9, False),
     ("plano de saúde", "seguro", "insurance"): (400, 0.7, True),
-    ("educação", "educacao", "education", "escola", "school", "curso", "cursos"): (250, 1.0, True),
+    # Not "nearly everyone, monthly": books and courses are occasional; a monthly tuition is
+    # recognised as a monthly charge from its second month.
+    ("educação", "educacao", "education", "escola", "school", "curso", "cursos"): (250, 1.0, False),
     ("lazer", "entretenimento", "entertainment", "leisure", "bar", "bares"): (80, 0.8, False),
     ("vestuário", "vestuario", "roupas", "clothing", "clothes"): (160, 0.7, False),
     ("casa", "home", "household", "móveis", "moveis", "furniture"): (200, 1.0, False),

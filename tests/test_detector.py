@@ -151,6 +151,16 @@ def test_a_category_never_used_at_a_high_amount_is_flagged(ana):
     assert codes(jewel)[0] == "new_category"
 
 
+def test_a_category_used_once_in_two_months_is_still_rare_if_less_than_new(ana):
+    first = ana.score(event(at(60, 14, 0), 1300.00, "joalheria", "Vivara"))
+    again = ana.score(event(at(61, 12, 45), 1300.00, "joalheria", "Pandora"))
+    assert codes(again)[0] == "rare_category"
+    assert again.evidence[0].params["count"] == 1
+    assert 0.1 < again.score < first.score
+    lunch = ana.score(event(at(61, 12, 30), 45.00, "alimentação", "Restaurante Sabor"))
+    assert "rare_category" not in codes(lunch)
+
+
 def test_a_new_merchant_at_a_usual_price_is_not_flagged_but_a_dear_one_is(ana):
     bakery = ana.score(event(at(60, 7, 50), 15.00, "alimentação", "Padaria Nova Aurora"))
     assert not bakery.is_anomaly

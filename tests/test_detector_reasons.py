@@ -69,6 +69,12 @@ CASES = [
         "3 charges just under R$500.00 at Carrefour in 25 min (total R$1,463.20)",
     ),
     (
+        "rare_category",
+        {"category": "eletrônicos", "count": 1, "cents": 130000},
+        "R$ 1.300,00 em eletrônicos, onde você gastou só 1 vez(es) até hoje",
+        "R$1,300.00 in eletrônicos, where you spent only 1 time(s) before",
+    ),
+    (
         "small_new_merchant",
         {"merchant": "PG*SERV", "cents": 137},
         "cobrança pequena (R$ 1,37) em PG*SERV, onde você nunca comprou",

@@ -369,6 +369,7 @@ REASON_LABELS = {
     "merchant_amount": {"pt-BR": "valor fora do comum no local", "en": "unusual at merchant"},
     "new_category": {"pt-BR": "categoria nova", "en": "new category"},
     "new_category_plain": {"pt-BR": "categoria nova", "en": "new category"},
+    "rare_category": {"pt-BR": "categoria rara", "en": "rare category"},
     "small_new_merchant": {"pt-BR": "local novo, valor baixo", "en": "new merchant, small amount"},
     "new_merchant_amount": {"pt-BR": "local novo, valor alto", "en": "new merchant, big amount"},
     "unusual_hour": {"pt-BR": "horário incomum", "en": "unusual hour"},
