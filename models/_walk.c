@@ -29,3 +29,21 @@ void forest_depths(const double *x, int64_t n_rows, int64_t n_cols, const intptr
         out[r] = depth;
     }
 }
+
+/* One row (a POST /event): the same walk, the depth returned directly. */
+double forest_depth_one(const double *row, const intptr_t *feature, const double *threshold,
+                        const intptr_t *children, const double *leaf_value,
+                        const intptr_t *roots, int64_t n_trees)
+{
+    double depth = 0.0;
+    for (int64_t t = 0; t < n_trees; t++) {
+        intptr_t node = roots[t];
+        for (;;) {
+            intptr_t left = children[2 * node];
+            if (left == node) break;
+            node = children[2 * node + (row[feature[node]] > threshold[node])];
+        }
+        depth += leaf_value[node];
+    }
+    return depth;
+}

@@ -141,6 +141,19 @@ def test_each_expense_is_evaluated_once(app, ana):
     assert alert["count"] == 5
 
 
+def test_without_rules_every_expense_is_examined_and_only_flagged_ones_alert(app, ana):
+    # No rules or budgets: the worker reads ids for all, whole rows for flagged ones only.
+    normal = [charge(m, 10 + m, merchant=f"loja {m}") for m in range(8)]
+    repeats = [charge(20 + m) for m in range(4)]  # the detector flags the repeats
+    out = app.post("/events", json=normal + repeats, headers=ana).json()
+    flagged = [e["id"] for e in out if e["is_anomaly"]]
+    assert flagged and len(flagged) < len(out)
+    assert run_worker(app)["evaluated"] == len(out)
+    assert run_worker(app)["evaluated"] == 0
+    (alert,) = alerts(app, ana, source="model")
+    assert alert["expense_ids"] == flagged
+
+
 def test_two_workers_on_one_database_never_evaluate_an_expense_twice(app, ana):
     app.post("/rules", json={"name": "r", "kind": "amount_over", "amount": 1}, headers=ana)
     n = 300

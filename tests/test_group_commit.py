@@ -113,3 +113,34 @@ def test_the_writer_serves_again_after_close(client):
     assert writer.submit(Job(_add_user("after"))).result(timeout=30) > 0
     writer.close()
     assert {"before", "after"} <= _names(engine)
+
+
+def test_coroutines_waiting_in_one_group_each_get_their_own_answer(client):
+    import asyncio
+
+    engine = client.app.state.ctx.engine
+    writer = GroupCommitWriter(engine)
+
+    def boom(conn):
+        _add_user("ghost2")(conn)
+        raise ValueError("bad job")
+
+    async def main():
+        gone = asyncio.ensure_future(writer.run(Job(_add_user("dora"))))
+        await asyncio.sleep(0)
+        gone.cancel()  # a client that went away: its job still commits, nobody is woken for it
+        return await asyncio.gather(
+            writer.run(Job(_add_user("eva"))),
+            writer.run(Job(boom)),
+            writer.run(Job(_add_user("flor"))),
+            return_exceptions=True,
+        )
+
+    try:
+        eva, failed, flor = asyncio.run(main())
+    finally:
+        writer.close()
+    assert isinstance(failed, ValueError)
+    assert eva > 0 and flor > 0 and eva != flor
+    assert {"dora", "eva", "flor"} <= _names(engine)
+    assert "ghost2" not in _names(engine)

@@ -8,7 +8,6 @@ An expense is acknowledged only after its transaction has committed.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 import time
@@ -157,7 +156,7 @@ class Ingestor:
     ) -> tuple[list[dict], bool]:
         """:meth:`ingest` for the event loop: waits for the group commit without a thread."""
         job = self._job(user_id, items, lang, idempotency_key, single)
-        out, replayed, stored = await asyncio.wrap_future(self.writer.submit(job))
+        out, replayed, stored = await self.writer.run(job)
         self._after(user_id, replayed, stored, idempotency_key)
         return out, replayed
 

@@ -11,12 +11,14 @@ commit per request.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import queue
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, Engine
@@ -39,7 +41,10 @@ class Job:
     key: Any = None  # what the job writes for (a user id), for the ``before`` hook
     # Undo what the job left in the group's shared state (``conn.info[GROUP_KEY]``).
     on_rollback_in_group: Callable[[Connection], None] | None = None
-    future: Future = field(default_factory=Future)
+    # Who waits: a thread on ``future`` (submit), or a coroutine on ``waiter`` in ``loop`` (run).
+    future: Future | None = None
+    loop: asyncio.AbstractEventLoop | None = None
+    waiter: asyncio.Future | None = None
 
 
 class GroupCommitWriter:
@@ -62,9 +67,23 @@ class GroupCommitWriter:
                 self._thread.start()
 
     def submit(self, job: Job) -> Future:
+        """Queue ``job``; a thread waits on the returned future."""
+        job.future = Future()
         self._queue.put(job)
         self._ensure_thread()
         return job.future
+
+    async def run(self, job: Job) -> Any:
+        """Queue ``job`` and wait for it in the event loop, without a thread.
+
+        The writer wakes each event loop once per group, not once per request: the per-request
+        thread-safe future and its chained callback cost more than the wake-up itself.
+        """
+        job.loop = asyncio.get_running_loop()
+        job.waiter = job.loop.create_future()
+        self._queue.put(job)
+        self._ensure_thread()
+        return await job.waiter
 
     def close(self) -> None:
         """Finish what is queued, then stop the thread (a later submit starts a new one)."""
@@ -132,13 +151,35 @@ class GroupCommitWriter:
             for job in jobs:
                 if job.on_rollback:
                     job.on_rollback()
-                if not job.future.done():
-                    job.future.set_exception(exc)
+            _settle([(job, False, exc) for job in jobs])
             return
-        for job, ok, value in results:
+        for job, ok, _ in results:
+            if not ok and job.on_rollback:
+                job.on_rollback()
+        _settle(results)
+
+
+def _settle(results: list[tuple[Job, bool, Any]]) -> None:
+    """Hand each job its result: threads directly, coroutines with one call per event loop."""
+    by_loop: dict[asyncio.AbstractEventLoop, list] = {}
+    for job, ok, value in results:
+        if job.loop is not None:
+            by_loop.setdefault(job.loop, []).append((job.waiter, ok, value))
+        elif job.future is not None and not job.future.done():
             if ok:
                 job.future.set_result(value)
             else:
-                if job.on_rollback:
-                    job.on_rollback()
                 job.future.set_exception(value)
+    for loop, items in by_loop.items():
+        with contextlib.suppress(RuntimeError):  # a closed loop: nobody waits there any more
+            loop.call_soon_threadsafe(_wake, items)
+
+
+def _wake(items: list) -> None:
+    for waiter, ok, value in items:
+        if waiter.done():  # the request was cancelled (client gone)
+            continue
+        if ok:
+            waiter.set_result(value)
+        else:
+            waiter.set_exception(value)

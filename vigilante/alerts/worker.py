@@ -224,17 +224,6 @@ class AlertWorker:
             ).scalar()
             if last is None:
                 raise LostLease()
-            rows = [
-                dict(r)
-                for r in conn.execute(
-                    select(*ev.EXPENSE_COLUMNS)
-                    .where(expenses.c.user_id == user_id, expenses.c.id > last)
-                    .order_by(expenses.c.id)
-                    .limit(self.settings.alerts_batch)
-                ).mappings()
-            ]
-            if not rows:
-                return 0
             rule_rows = (
                 conn.execute(
                     select(alert_rules)
@@ -251,6 +240,41 @@ class AlertWorker:
                 .mappings()
                 .all()
             )
+            new = select(*ev.EXPENSE_COLUMNS).where(
+                expenses.c.user_id == user_id, expenses.c.id > last
+            )
+            if rule_rows or budget_rows:  # rules and budgets look at every expense
+                rows = [
+                    dict(r)
+                    for r in conn.execute(
+                        new.order_by(expenses.c.id).limit(self.settings.alerts_batch)
+                    ).mappings()
+                ]
+                examined = [r["id"] for r in rows]
+            else:
+                # Only the model's verdicts can alert: read every new id, but whole rows only
+                # for the few flagged (most expenses are normal; this runs for each of them).
+                examined, flagged = [], []
+                for ident, is_anomaly in conn.execute(
+                    select(expenses.c.id, expenses.c.is_anomaly)
+                    .where(expenses.c.user_id == user_id, expenses.c.id > last)
+                    .order_by(expenses.c.id)
+                    .limit(self.settings.alerts_batch)
+                ):
+                    examined.append(ident)
+                    if is_anomaly:
+                        flagged.append(ident)
+                rows = []
+                for start in range(0, len(flagged), 500):
+                    chunk = flagged[start : start + 500]
+                    rows += [
+                        dict(r)
+                        for r in conn.execute(
+                            new.where(expenses.c.id.in_(chunk)).order_by(expenses.c.id)
+                        ).mappings()
+                    ]
+            if not examined:
+                return 0
             hits = [h for e in rows if (h := ev.model_hit(e)) is not None]
             hits += ev.rule_hits(conn, user_id, rows, rule_rows, tz)
             hits += ev.budget_hits(conn, user_id, rows, budget_rows, tz, now)
@@ -284,9 +308,7 @@ class AlertWorker:
                     c.c.lease_owner == self.owner,
                     c.c.last_expense_id == last,
                 )
-                .values(
-                    last_expense_id=rows[-1]["id"], lease_until_ms=now + LEASE_MS, updated_ms=now
-                )
+                .values(last_expense_id=examined[-1], lease_until_ms=now + LEASE_MS, updated_ms=now)
             ).rowcount
             if not moved:
                 raise LostLease()
@@ -294,7 +316,7 @@ class AlertWorker:
                 event = self._store(conn, user_id, draft, now)
                 if event:
                     self._queue_deliveries(conn, user_id, draft, event, hooks, prefs, now)
-        return len(rows)
+        return len(examined)
 
     def _store(self, conn, user_id: int, draft: ev.Draft, now: int) -> str | None:
         """Insert or update the alert; returns the event to deliver, if any."""
