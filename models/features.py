@@ -456,13 +456,14 @@ class SpenderHistory:
             # in this category (or the household at this merchant) charges? Categories mix
             # cheap and dear merchants (a ride and a tank of fuel are both "transporte"), so
             # the category's own spread says little here.
-            # The amount's density is a mixture over those merchants, weighted by visits (the
-            # household's price at this very merchant weighs like half of everything).
+            # The amount's density is a mixture over those merchants, weighted by the square
+            # root of visits (the household's price at this very merchant weighs a quarter).
             mixture = []
             for key in acc.category_merchants.get(ev.category, ()):
                 other = acc.merchants[key]
                 if len(other.logs):
-                    mixture.append((other.visits, shrink(other.logs, at_merchant, pull, 4).z(x)))
+                    weight = math.sqrt(other.visits)  # a new place is often for the rarer need
+                    mixture.append((weight, shrink(other.logs, at_merchant, pull, 4).z(x)))
             household = self.user_by_merchant.get(ev.merchant) if ev.merchant else None
             if household is not None and len(household):
                 # The household's price there, moved by how dear this account is in the
