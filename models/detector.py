@@ -156,6 +156,7 @@ class Detector:
         threshold = self.threshold(alert_rate)
         out = []
         for w, m in zip(weighed, model, strict=True):
+            m = min(m, w.model_cap)
             evidence = list(w.evidence)
             if m >= MODEL_REASON_LLR:
                 evidence.append(Evidence("model", m, {}))

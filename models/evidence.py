@@ -42,6 +42,7 @@ PAIR_MAX_LLR = math.log(3)
 RECURRING_LLR = -math.log(10)
 DISMISSED_KEEP = 0.25  # of the evidence, per "this is fine" on a similar expense (up to 3)
 CONFIRMED_LLR = math.log(8)
+ESSENTIAL_MODEL_CAP = math.log(2)
 
 
 @dataclass(slots=True)
@@ -275,6 +276,7 @@ class Weighed:
     evidence: list[Evidence]
     against: list[Evidence]
     keep: float = 1.0
+    model_cap: float = math.inf  # the most the forest may add on this expense
 
     def total(self, model_llr: float = 0.0) -> float:
         positive = sum(e.llr for e in self.evidence) + model_llr
@@ -288,4 +290,8 @@ class Weighed:
 
 def weigh(ctx: Context) -> Weighed:
     keep = DISMISSED_KEEP ** min(ctx.dismissed_similar, 3)
-    return Weighed(explicit_evidence(ctx), mitigation(ctx), keep)
+    # Rent, bills, subscriptions: a first landlord or biller, at a price far above the day-to-day,
+    # is exactly what the forest finds odd and exactly what nearly everyone pays. Their amount
+    # is weighed explicitly against the category instead.
+    cap = ESSENTIAL_MODEL_CAP if ctx.category_essential else math.inf
+    return Weighed(explicit_evidence(ctx), mitigation(ctx), keep, cap)

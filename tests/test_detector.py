@@ -7,12 +7,13 @@ asks the detector (explicit evidence, as a user with no forest yet is scored) wh
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from models.detector import Detector
+from models.detector import FOREST_FULL_SAMPLES, Detector
 from models.features import Event, SpenderHistory
 
 TZ = ZoneInfo("America/Sao_Paulo")
@@ -192,6 +193,23 @@ def test_other_accounts_of_the_user_are_their_own_spenders(ana):
         ana.score(event(at(d, 22, 30), 60.0 + d % 5, "lazer", "Bar do Zé", account=other))
     late = ana.score(event(at(60, 23, 0), 62.0, "lazer", "Bar do Zé", account=other))
     assert not late.is_anomaly  # 23:00 is odd for ana's card, usual for this one
+
+
+def test_a_first_bill_at_a_new_biller_is_not_left_to_the_forest(life):
+    import numpy as np
+
+    # A user whose forest learnt ana's two months: a first electricity bill, dear next to bread
+    # and rides and from a biller never seen, is what the forest finds odd, not a fraud.
+    scorer = Scorer()
+    vectors = []
+    for e in life:
+        vectors.append(scorer.history.features(e)[0])
+        scorer.history.add(e)
+    trained = Detector.train(np.array(vectors), np.zeros(len(vectors)))
+    scorer.detector = replace(trained, samples=FOREST_FULL_SAMPLES)  # speaks at full strength
+    bill = scorer.score(event(at(60, 9, 0), 240.00, "contas", "Enel"))
+    assert not bill.is_anomaly
+    assert "model" not in codes(bill)
 
 
 def test_stored_versions_load_in_both_formats_and_score_alike():
