@@ -42,6 +42,7 @@ stress: $(STAMP) $(WALK)  ## SIGKILL mid-load x5 and 2 workers x 50 clients x 10
 bench: $(STAMP) $(WALK)  ## API speed and memory -> docs/benchmarks.md (installs wrk when it can)
 	command -v wrk >/dev/null || apt-get install -y -qq wrk >/dev/null 2>&1 || true
 	$(BIN)/python -m benchmarks.api
+	$(BIN)/python -m benchmarks.profile  # where the time and memory of one request go
 	$(BIN)/python -m benchmarks.scale  # SQLite and PostgreSQL (127.0.0.1:5432), 1 and 2 workers
 
 bench-detect: $(STAMP) $(WALK)  ## detection quality through the real API (a few minutes; not in test)

@@ -18,6 +18,11 @@ from sqlalchemy.engine import URL, make_url
 
 from vigilante.config import Settings
 
+# A DB-API cursor on a connection, for statements run once per request or group (the ingest's
+# savepoints, inserts and per-user reads): SQLAlchemy's execution machinery costs ~30-100 µs a
+# statement, more than most of these statements themselves. Set by the group-commit writer.
+CURSOR_KEY = "vigilante.cursor"
+
 
 def create_db_engine(settings: Settings, **pool: Any) -> Engine:
     if not pool and not settings.sqlalchemy_url.startswith("sqlite"):
@@ -95,3 +100,32 @@ def database_ok(engine: Engine) -> bool:
         return True
     except Exception:
         return False
+
+
+class DriverQuery:
+    """A Core statement compiled once per dialect, then run straight through the driver.
+
+    For the few reads on the ingest hot path. Binds are named (``bindparam("user_id")``);
+    rows come back as plain tuples, without SQLAlchemy's type processing, so use it only for
+    columns the driver already returns as wanted (integers, floats, text).
+    """
+
+    def __init__(self, statement):
+        self.statement = statement
+        self._compiled: dict[str, tuple[str, list[str] | None, dict]] = {}
+
+    def rows(self, conn: Connection, **params: Any) -> list[tuple]:
+        dialect = conn.dialect
+        compiled = self._compiled.get(dialect.name)
+        if compiled is None:
+            stmt = self.statement.compile(dialect=dialect)
+            order = list(stmt.positiontup) if stmt.positional else None
+            compiled = self._compiled[dialect.name] = (str(stmt), order, dict(stmt.params))
+        sql, order, defaults = compiled
+        values = defaults | params  # e.g. a LIMIT's value, compiled as a bind of its own
+        args = tuple(values[name] for name in order) if order is not None else values
+        cursor = conn.info.get(CURSOR_KEY)
+        if cursor is None:
+            return list(conn.exec_driver_sql(sql, args).all())
+        cursor.execute(sql, args)
+        return cursor.fetchall()

@@ -9,11 +9,12 @@ cheap range read rather than a reload.
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
+from collections import OrderedDict, namedtuple
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, bindparam, func, select
 
 from models.features import Event, SpenderHistory
+from vigilante.db import DriverQuery
 from vigilante.tables import expenses
 
 LOAD_LIMIT = 20_000
@@ -28,6 +29,20 @@ _COLUMNS = (
     expenses.c.account,
     expenses.c.feedback,
     expenses.c.feedback_ms,
+)
+
+
+_Row = namedtuple("_Row", [c.name for c in _COLUMNS])
+# The two reads every ingest group makes per user (through the driver: they run per group).
+_NEWER = DriverQuery(
+    select(*_COLUMNS)
+    .where(expenses.c.user_id == bindparam("user_id"), expenses.c.id > bindparam("last_id"))
+    .order_by(expenses.c.id)
+)
+_FEEDBACK_SINCE = DriverQuery(
+    select(*_COLUMNS).where(
+        expenses.c.user_id == bindparam("user_id"), expenses.c.feedback_ms > bindparam("since")
+    )
 )
 
 
@@ -90,18 +105,12 @@ class HistoryCache:
             # Feedback is read from the old mark: new rows may carry feedback newer than
             # feedback on older rows that this process has not seen yet.
             since = feedback_ms
-            for row in conn.execute(
-                select(*_COLUMNS)
-                .where(expenses.c.user_id == user_id, expenses.c.id > history.last_id)
-                .order_by(expenses.c.id)
-            ):
+            for values in _NEWER.rows(conn, user_id=user_id, last_id=history.last_id):
+                row = _Row(*values)
                 history.add(to_event(row))
                 feedback_ms = max(feedback_ms, row.feedback_ms or 0)
-            for row in conn.execute(
-                select(*_COLUMNS).where(
-                    expenses.c.user_id == user_id, expenses.c.feedback_ms > since
-                )
-            ):
+            for values in _FEEDBACK_SINCE.rows(conn, user_id=user_id, since=since):
+                row = _Row(*values)
                 history.set_feedback(to_event(row), row.feedback)
                 feedback_ms = max(feedback_ms, row.feedback_ms)
         self.store(user_id, history, feedback_ms)

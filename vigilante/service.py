@@ -20,13 +20,13 @@ from sqlalchemy import Engine, bindparam, delete, insert, select
 from models.detector import probability
 from models.evidence import weigh
 from models.features import Event
-from vigilante.db import write_transaction
+from vigilante.db import CURSOR_KEY, DriverQuery, write_transaction
 from vigilante.detection import DetectorService
 from vigilante.history import HistoryCache, event_key
 from vigilante.rendering import expense_out
 from vigilante.schemas import ExpenseIn
 from vigilante.tables import expenses, idempotency_keys, users
-from vigilante.writer import CURSOR_KEY, GROUP_KEY, GroupCommitWriter, Job
+from vigilante.writer import GROUP_KEY, GroupCommitWriter, Job
 
 PRUNE_EVERY_MS = 10 * 60_000
 
@@ -296,7 +296,8 @@ class Ingestor:
         group = conn.info.get(GROUP_KEY)
         state = group.get(user_id) if group is not None else None
         if state is None:
-            rate = conn.execute(_ALERT_RATE, {"user_id": user_id}).scalar()
+            found = _ALERT_RATE.rows(conn, user_id=user_id)
+            rate = found[0][0] if found else None
             state = (
                 rate or self.default_alert_rate,
                 self.histories.fresh(conn, user_id),
@@ -334,7 +335,7 @@ class Ingestor:
         return [expense_out(by_id[i], lang) for i in ids]
 
 
-_ALERT_RATE = select(users.c.alert_rate).where(users.c.id == bindparam("user_id"))
+_ALERT_RATE = DriverQuery(select(users.c.alert_rate).where(users.c.id == bindparam("user_id")))
 
 
 _INSERT_SQL: dict[tuple[str, bool], tuple[str, list[str]]] = {}

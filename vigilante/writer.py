@@ -23,15 +23,12 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine
 
-from vigilante.db import write_transaction
+from vigilante.db import CURSOR_KEY, write_transaction
 
 log = logging.getLogger(__name__)
 # Jobs of one group may share what they read in ``conn.info[GROUP_KEY]`` (a dict), e.g. a
 # user's state read once for all of that user's jobs; it lives exactly as long as the group.
 GROUP_KEY = "vigilante.group"
-# A DB-API cursor on the group's connection, for the statements run once per request (the
-# savepoints, the expense insert): SQLAlchemy's execution machinery costs ~30 µs a statement.
-CURSOR_KEY = "vigilante.cursor"
 
 
 @dataclass
