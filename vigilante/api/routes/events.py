@@ -6,17 +6,15 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Path
 
-from vigilante.api.deps import (
+from vigilante.api.callers import (
     CALLER_OPENAPI,
     INGEST_OPENAPI,
-    Context,
-    CurrentUser,
     IngestCaller,
-    Lang,
     Reader,
     query_model,
     query_openapi,
 )
+from vigilante.api.deps import Context, CurrentUser, Lang
 from vigilante.api.responses import FastJSONResponse as JSONResponse
 from vigilante.queries import EventFilter, get_event, list_events, set_feedback
 from vigilante.schemas import EventQuery, ExpenseIn, ExpenseOut, FeedbackIn
