@@ -78,6 +78,19 @@ def away(ctx: Context) -> float:
     return 1 / (1 + STREAK_WEIGHT * ctx.novel_streak)
 
 
+def which_category(ctx: Context) -> float:
+    """Evidence in *which* category a spender starts spending: people take up what those
+    around them use, an anomaly lands anywhere. With a household (3+ other accounts), a
+    category none of them uses weighs double, one a tenth of them use is neutral, one half of
+    them use weighs a third. Without one, the built-in priors stand in for it: a category
+    that is not a common household one weighs double."""
+    if ctx.category_essential:
+        return 0.0
+    if ctx.other_accounts >= HOUSEHOLD_ACCOUNTS:
+        return math.log(2 * SHARE_IF_ANOMALY / (ctx.category_share + SHARE_IF_ANOMALY))
+    return 0.0 if ctx.category_known else math.log(2)
+
+
 def explicit_evidence(ctx: Context) -> list[Evidence]:
     found: list[Evidence] = []
     add = found.append
@@ -150,11 +163,7 @@ def explicit_evidence(ctx: Context) -> list[Evidence]:
         if ctx.category_essential:
             p_new = max(p_new, 0.5)
         novelty = math.log(P_NEW_CATEGORY_IF_ANOMALY / p_new)
-        if ctx.other_accounts >= HOUSEHOLD_ACCOUNTS and not ctx.category_essential:
-            # Which category: people take up what those around them use; an anomaly lands
-            # anywhere. A category nobody else in the household uses weighs more.
-            novelty += math.log(SHARE_IF_ANOMALY / (ctx.category_share + SHARE_IF_ANOMALY))
-            novelty += math.log(2)  # so that a category half the household uses is neutral
+        novelty += which_category(ctx)
         novelty = _clip(novelty)
         # Judge the amount against the category where it is common, else against the spender.
         if ctx.category_essential or ctx.category_share >= 0.5:
@@ -179,9 +188,7 @@ def explicit_evidence(ctx: Context) -> list[Evidence]:
         # A category this account used once or twice in a long history: rare, nearly new.
         p_cat = (ctx.category_count + 0.5) / (ctx.history_size + 1)
         rarity = math.log(P_NEW_CATEGORY_IF_ANOMALY / p_cat) - math.log(RARE_DISCOUNT)
-        if ctx.other_accounts >= HOUSEHOLD_ACCOUNTS:
-            rarity += math.log(SHARE_IF_ANOMALY / (ctx.category_share + SHARE_IF_ANOMALY))
-            rarity += math.log(2)
+        rarity += which_category(ctx)
         if rarity > 0:
             add(
                 Evidence(

@@ -254,6 +254,7 @@ class Context:
     category_share: float  # share of the user's other accounts that use this category
     other_accounts: int  # the user's accounts besides this one
     category_essential: bool  # rent, utilities, subscriptions: paid by nearly everyone
+    category_known: bool  # one of the common household categories of the built-in priors
     z_category_prior: float  # amount against the household / built-in prior of the category
     merchant_novel: bool
     merchant_visits: int
@@ -588,6 +589,7 @@ class SpenderHistory:
             category_share=share,
             other_accounts=max(len(self.accounts) - (1 if ev.account in self.accounts else 0), 0),
             category_essential=bool(prior and prior.essential),
+            category_known=prior is not None,
             z_category_prior=base.z(x),
             merchant_novel=merchant_novel,
             merchant_visits=m.visits if m else 0,

@@ -195,6 +195,16 @@ def test_other_accounts_of_the_user_are_their_own_spenders(ana):
     assert not late.is_anomaly  # 23:00 is odd for ana's card, usual for this one
 
 
+def test_a_first_expense_in_a_category_the_household_uses_weighs_less(ana):
+    for n in range(2, 5):  # three other cards of the family buy pet food, none goes to a salon
+        for d in range(0, 60, 6):
+            ana.score(event(at(d, 11, 0), 95.0 + d % 7, "pets", "Petz", account=f"cartão-{n}"))
+    pets = ana.score(event(at(60, 12, 0), 90.00, "pets", "Cobasi"))
+    salon = ana.score(event(at(60, 12, 40), 90.00, "beleza", "Salão Bella"))
+    assert codes(pets)[0] == codes(salon)[0] == "new_category"
+    assert salon.score > 2 * pets.score
+
+
 def test_a_first_bill_at_a_new_biller_is_not_left_to_the_forest(life):
     import numpy as np
 
