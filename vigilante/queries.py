@@ -6,7 +6,6 @@ Every query is scoped by ``user_id`` first, and every list is bounded: a page is
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -14,6 +13,7 @@ from sqlalchemy import Engine, case, func, select, update
 
 from vigilante.db import write_transaction
 from vigilante.rendering import expense_out, iso_ms
+from vigilante.schemas import EventQuery
 from vigilante.service import now_ms, to_ms
 from vigilante.tables import expenses, users
 
@@ -21,19 +21,7 @@ DAY_MS = 86_400_000
 _LIST_COLUMNS = [c for c in expenses.c if c.name not in ("features", "evidence", "user_id")]
 
 
-@dataclass
-class EventFilter:
-    limit: int = 100
-    before_id: int | None = None
-    after_id: int | None = None
-    anomalies_only: bool = False
-    category: str | None = None
-    account: str | None = None
-    start: datetime | None = None
-    end: datetime | None = None
-
-
-def list_events(engine: Engine, user_id: int, f: EventFilter, lang: str) -> list[dict]:
+def list_events(engine: Engine, user_id: int, f: EventQuery, lang: str, limit: int) -> list[dict]:
     """Newest first; with ``after_id``, the newest ``limit`` of those after it."""
     q = select(*_LIST_COLUMNS).where(expenses.c.user_id == user_id)
     if f.before_id is not None:
@@ -50,7 +38,7 @@ def list_events(engine: Engine, user_id: int, f: EventFilter, lang: str) -> list
         q = q.where(expenses.c.occurred_ms >= to_ms(f.start))
     if f.end is not None:
         q = q.where(expenses.c.occurred_ms < to_ms(f.end))
-    q = q.order_by(expenses.c.id.desc()).limit(f.limit)
+    q = q.order_by(expenses.c.id.desc()).limit(limit)
     with engine.connect() as conn:
         return [expense_out(row, lang) for row in conn.execute(q).mappings()]
 

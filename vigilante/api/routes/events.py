@@ -16,7 +16,7 @@ from vigilante.api.callers import (
 )
 from vigilante.api.deps import Context, CurrentUser, Lang
 from vigilante.api.responses import FastJSONResponse as JSONResponse
-from vigilante.queries import EventFilter, get_event, list_events, set_feedback
+from vigilante.queries import get_event, list_events, set_feedback
 from vigilante.schemas import EventQuery, ExpenseIn, ExpenseOut, FeedbackIn
 
 router = APIRouter(tags=["events"])
@@ -76,17 +76,8 @@ def get_events(caller: Reader, q: Annotated[EventQuery, Depends(query_model(Even
     # The dashboard polls this every few seconds: one dependency and one model for the
     # filters (FastAPI resolving eleven separate parameters cost more than the query).
     ctx = caller.ctx
-    f = EventFilter(
-        limit=min(q.limit, ctx.settings.max_page),
-        before_id=q.before_id,
-        after_id=q.after_id,
-        anomalies_only=q.anomalies_only,
-        category=q.category,
-        account=q.account,
-        start=q.start,
-        end=q.end,
-    )
-    return JSONResponse(list_events(ctx.engine, caller.user_id, f, caller.lang))
+    limit = min(q.limit, ctx.settings.max_page)
+    return JSONResponse(list_events(ctx.engine, caller.user_id, q, caller.lang, limit))
 
 
 @router.get(
