@@ -377,7 +377,7 @@ class SpenderHistory:
         if not (prior and prior.essential):  # a bill is new once a month, not a new habit
             acc.single_categories += 1 if count == 1 else (-1 if count == 2 else 0)
         if m is not None:
-            k = len(m.logs)
+            k = len(m.logs._fifo)  # (the deque itself: this runs for every expense)
             if k >= RESIDUAL_AFTER:
                 residuals = self.merchant_residuals.get(ev.category)
                 if residuals is None:
@@ -427,7 +427,7 @@ class SpenderHistory:
         base = Estimate(prior.center, prior.scale) if prior else Estimate(GENERIC.center, 1.3)
         base = shrink(self.user_by_category.get(ev.category), base, 3, 5)
         generic = Estimate(GENERIC.center, GENERIC.scale)
-        if len(acc.logs) < ESTABLISHED:  # the household's habits stand in for a new account's
+        if len(acc.logs._fifo) < ESTABLISHED:  # the household's habits stand in for a new account's
             generic = shrink(self.user_logs, generic, 3, 5)
             generic = Estimate(generic.center, generic.scale)
         acc_all = shrink(acc.logs, generic, 3, 5)
@@ -437,15 +437,16 @@ class SpenderHistory:
         # One merchant charges alike: its spread is narrower than a category's mix of them.
         within = MERCHANT_SCALE
         residuals = self.merchant_residuals.get(ev.category)
-        if residuals is not None and len(residuals) >= 4:
-            w = len(residuals) / (len(residuals) + 8)
+        n_residuals = len(residuals._fifo) if residuals is not None else 0
+        if n_residuals >= 4:
+            w = n_residuals / (n_residuals + 8)
             within = math.sqrt(w * residuals.spread() ** 2 + (1 - w) * within * within)
         at_merchant = Estimate(cat.center, max(min(cat.scale, within), MIN_SCALE))
         # Where one merchant's prices sit is learnt from a visit or two when the category spans
         # a wide range (a precision weight: spread within a merchant over spread between them).
         pull = min(max((at_merchant.scale / cat.scale) ** 2, 0.1), 1.0)
         z_household = None  # the amount against what the household pays at a merchant new here
-        if m is not None and len(m.logs):
+        if m is not None and m.logs._fifo:
             specific, level = shrink(m.logs, at_merchant, pull, 12), "merchant"
             z_amount = specific.z(x)
             amount_density = t_density(z_amount, specific.n)
@@ -462,11 +463,11 @@ class SpenderHistory:
             mixture = []
             for key in acc.category_merchants.get(ev.category, ()):
                 other = acc.merchants[key]
-                if len(other.logs):
+                if other.logs._fifo:
                     weight = math.sqrt(other.visits)  # a new place is often for the rarer need
                     mixture.append((weight, shrink(other.logs, at_merchant, pull, 4).z(x)))
             household = self.user_by_merchant.get(ev.merchant) if ev.merchant else None
-            if household is not None and len(household):
+            if household is not None and household._fifo:
                 # The household's price there, moved by how dear this account is in the
                 # category compared with the household (a richer cardholder, a bigger basket).
                 weight = max(sum(w for w, _ in mixture) * HOUSEHOLD_WEIGHT, 1)
