@@ -46,7 +46,8 @@ def engine_for_url(
 
     if url.database and url.database != ":memory:":
         Path(url.database).parent.mkdir(parents=True, exist_ok=True)
-    pool = pool or {"pool_size": 8, "max_overflow": 8}
+    # LIFO: the connection used last is warmest (SQLite's page cache is per connection).
+    pool = pool or {"pool_size": 8, "max_overflow": 8, "pool_use_lifo": True}
     engine = create_engine(
         url,
         connect_args={"check_same_thread": False, "timeout": busy_timeout_ms / 1000},
