@@ -15,14 +15,14 @@ import time
 from pathlib import Path
 
 import numpy as np
-from sqlalchemy import insert, select
+from sqlalchemy import delete, func, insert, select
 
 from benchmarks.payloads import CATEGORIES, MERCHANTS
 from vigilante.config import Settings
 from vigilante.db import create_db_engine
 from vigilante.migrate import upgrade
 from vigilante.security import hash_password
-from vigilante.tables import expenses, users
+from vigilante.tables import alert_cursors, expenses, users
 
 START_MS = 1_704_067_200_000  # 2024-01-01
 
@@ -85,6 +85,19 @@ def seed(settings: Settings, rows: int, username: str, password: str, chunk: int
         with engine.begin() as conn:
             conn.execute(insert(expenses), batch)
         done += len(batch)
+    # Seeded rows are old history, not news: the alert worker starts after them, as the
+    # migration that introduced alerts did for history stored before it (otherwise it spends
+    # the benchmark evaluating a million expenses and filing ~30,000 alerts for old ones).
+    with engine.begin() as conn:
+        newest = conn.execute(
+            select(func.max(expenses.c.id)).where(expenses.c.user_id == user_id)
+        ).scalar_one()
+        conn.execute(delete(alert_cursors).where(alert_cursors.c.user_id == user_id))
+        conn.execute(
+            insert(alert_cursors).values(
+                user_id=user_id, last_expense_id=newest, lease_until_ms=0, updated_ms=0
+            )
+        )
     engine.dispose()
     return user_id
 
