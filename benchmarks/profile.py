@@ -385,8 +385,9 @@ def render(layers, steps, inside, memory) -> str:
         f"(routing, auth, body validation, the answer) costs ~{stub - echo:.0f} µs more than "
         "the trivial echo endpoint. Retraining (every "
         "`VIGILANTE_RETRAIN_EVERY` expenses, ~0.3 s for a fit on 20,000 expenses) adds "
-        f"~{full - no_retrain:.0f} µs per request here (6,000 requests after 2,000 expenses: "
-        "two fits).",
+        f"{full - no_retrain:+.0f} µs per request here (6,000 requests after 2,000 expenses: "
+        "two fits, ~0.6 s of CPU in all, i.e. ~100 µs a request; the runs vary by about as "
+        "much, so read the two rows as one).",
         "",
         f"Memory: one warm `POST /event` allocates at most **{peak_kb:.0f} KB** of Python "
         f"objects at once and keeps {kept} blocks (its expense joins the spender's bounded "
