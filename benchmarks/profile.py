@@ -377,8 +377,8 @@ def render(layers, steps, inside, memory) -> str:
         "",
         f"Reading it: ingest adds ~{no_retrain - stub:.0f} µs over the HTTP layer. The "
         f"detector's steps take ~{detector:.0f} µs alone and about twice that inside the "
-        "server, where the event loop, the group-commit thread and the load share two cores "
-        "and their caches; then come the insert (the expense row and its six indexes), the "
+        "server, where the event loop, the group-commit thread and the alert worker share two "
+        "cores and their caches; then come the insert (the expense row and its six indexes), the "
         "savepoint, the commit's fsync shared by the group, the hand-off to the writer thread "
         "and back (measured: running the same groups on the event loop itself saved nothing), "
         "and the GIL passing between the two threads at every SQLite call. The HTTP layer "
