@@ -24,8 +24,12 @@ from models.forest import FlatForest, fit_forest
 
 PRIOR_RATE = 0.03  # the share of anomalies assumed before any evidence
 PRIOR_LOG_ODDS = math.log(PRIOR_RATE / (1 - PRIOR_RATE))
-PRIOR_THRESHOLD = 0.5
-MIN_THRESHOLD = 0.3  # never flag on weak evidence, whatever the target rate
+PRIOR_THRESHOLD = 0.3  # before a forest: evidence of about 14 : 1
+# The threshold flags the target share of expenses (the user's alert rate); it never goes below
+# evidence of 3 : 1 all told, so an expense with nothing against it (the prior alone) or a
+# trifle is never flagged to fill a quota. The rate is the user's to choose (PUT
+# /model/alert_rate): a cleaner stream at the same rate shows more borderline alerts.
+MIN_THRESHOLD = round(1 / (1 + (1 - PRIOR_RATE) / (3 * PRIOR_RATE)), 4)  # ≈ 0.085
 MAX_THRESHOLD = 0.9
 FOREST_MAX_LLR = math.log(10)
 FOREST_FULL_SAMPLES = 5_000  # a forest fitted on fewer expenses speaks proportionally softer

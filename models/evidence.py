@@ -205,7 +205,8 @@ def explicit_evidence(ctx: Context) -> list[Evidence]:
         if ctx.merchant_novel and established:
             # A merchant never used before, at a price above what any merchant of the category
             # charges this spender: the novelty adds its own (modest) weight.
-            p_new = (ctx.merchants_seen + 1) / (ctx.history_size + 2)
+            # How often this spender goes somewhere new: merchants seen once over expenses.
+            p_new = ctx.new_merchant_rate
             dear = anomaly_density(ctx.z_amount) / ANOMALY_Z_DENSITY
             llr += dear * _clip(math.log(0.5 / p_new))
             llr *= away(ctx)

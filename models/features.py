@@ -203,6 +203,7 @@ class AccountState:
         "hour_density",
         "recent_ts",
         "first_visits",
+        "single_merchants",
         "feedback",
     )
 
@@ -218,6 +219,7 @@ class AccountState:
         self.hour_density = [0.0] * 24  # hours smoothed over neighbouring hours
         self.recent_ts: deque[int] = deque(maxlen=KEEP_RECENT)
         self.first_visits: deque[int] = deque(maxlen=KEEP_FIRST_VISITS)  # new merchants, when
+        self.single_merchants = 0  # merchants visited exactly once (how often a new one comes)
         # (category, merchant) -> expense id -> (log amount, "legit" | "fraud")
         self.feedback: dict[tuple[str, str], dict[int, tuple[float, str]]] = {}
 
@@ -238,6 +240,7 @@ class Context:
     categories_seen: int
     single_categories: int
     merchants_seen: int
+    new_merchant_rate: float  # chance the next expense is at a new merchant (Good-Turing)
     novel_streak: int  # new merchants in the last 3 days beyond the account's usual rate of them
     amount_level: str  # "merchant", "category" or "prior": what the amount is compared with
     usual_cents: float  # typical amount at that level
@@ -357,6 +360,7 @@ class SpenderHistory:
                     m.same_amount_repeats += 1
             m.recent.append((ev.ts, ev.cents))
             m.visits += 1
+            acc.single_merchants += 1 if m.visits == 1 else (-1 if m.visits == 2 else 0)
         if ev.feedback and ev.id:
             self._index_label(ev.id, ev.account, (ev.category, ev.merchant), x, ev.feedback)
         # Every expense shapes "usual", confirmed fraud included: a history rebuilt from the
@@ -559,7 +563,10 @@ class SpenderHistory:
                     if ev.ts - past_ts > STREAK_MS:
                         break
                     recent += 1
-                expected = recent * len(acc.merchants) / n
+                # The chance that the next expense is at a new merchant: merchants seen once so
+                # far over expenses (Good-Turing). Merchants over expenses would count every
+                # habitual place's first visit, which made a whole trip look like habit.
+                expected = recent * (acc.single_merchants + 1) / (n + 2)
                 novel_streak = max(0, round(novel_streak - expected))
             # How often this account pays this little (card tests are tiny).
             kept = acc.logs._sorted
@@ -574,6 +581,7 @@ class SpenderHistory:
             categories_seen=len(acc.category_counts),
             single_categories=acc.single_categories,
             merchants_seen=len(acc.merchants),
+            new_merchant_rate=(acc.single_merchants + 1) / (n + 2),
             novel_streak=novel_streak,
             amount_level=level,
             usual_cents=math.exp(specific.center) * 100,

@@ -243,3 +243,74 @@ def test_stored_versions_load_in_both_formats_and_score_alike():
         loaded = store.loads(meta, stored)
         assert loaded.version == detector.version
         assert np.array_equal(loaded._flat.anomaly(rows), expected)
+
+
+def twenty_places(days: int = 60, explorer: bool = False) -> list[Event]:
+    """Three meals a day around twenty restaurants (R$ 20 … 115); an explorer also tries a new
+    place every other day."""
+    out = []
+    for d in range(days):
+        for k in range(3):
+            i = (d * 3 + k) % 20
+            price = (20 + 5 * i) * (1 + (d * 7 + k) % 5 / 20)
+            name = f"Lugar {i}" if not (explorer and k == 2 and d % 2) else f"Novo {d}"
+            out.append(event(at(d, 9 + 4 * k, 10), price, "alimentação", name))
+    return out
+
+
+def evidence_of(verdict, code: str) -> float:
+    return sum(e.llr for e in verdict.evidence if e.code == code)
+
+
+def test_on_a_trip_each_new_place_after_the_first_weighs_less():
+    # Twenty habitual places: their first visits are not a habit of trying new ones. On a trip
+    # every place is new and a little dearer; the second and third of the day are the trip.
+    scorer = Scorer()
+    scorer.replay(twenty_places())
+    day = [
+        scorer.score(event(at(60, 11 + 2 * h, 0), amount, "alimentação", name))
+        for h, (name, amount) in enumerate(
+            (("Cantina Praia", 190.0), ("Peixaria do Porto", 185.0), ("Sorveteria Mar", 180.0))
+        )
+    ]
+    first, second, third = (evidence_of(v, "new_merchant_amount") for v in day)
+    assert first > 0 and day[0].is_anomaly
+    assert second <= 0.5 * first
+    assert not day[1].is_anomaly and not day[2].is_anomaly
+    assert third < second
+
+
+def test_a_dear_new_place_weighs_more_for_a_spender_who_never_tries_new_ones():
+    settled, explorer = Scorer(), Scorer()
+    settled.replay(twenty_places())
+    explorer.replay(twenty_places(explorer=True))
+    dear = event(at(60, 13, 0), 400.00, "alimentação", "Restaurante Novo")
+    for_settled = settled.score(dear)
+    for_explorer = explorer.score(replace(dear))
+    assert codes(for_settled)[0] == codes(for_explorer)[0] == "new_merchant_amount"
+    assert for_settled.score > for_explorer.score
+
+
+def test_is_anomaly_meets_the_alert_rate_but_never_flags_what_has_nothing_against_it():
+    import math
+
+    import numpy as np
+
+    from models.detector import MIN_THRESHOLD
+    from models.evidence import Evidence, Weighed
+    from models.features import FEATURE_NAMES
+
+    # A clean stream: 4 % of expenses carry evidence of 5 : 1, the rest nothing.
+    rng = np.random.default_rng(7)
+    rows = rng.normal(size=(2_000, len(FEATURE_NAMES)))
+    explicit = np.where(np.arange(2_000) % 25 == 0, math.log(5), 0.0)
+    detector = Detector.train(rows, explicit)
+    typical = np.zeros(len(FEATURE_NAMES))
+    odd = Weighed([Evidence("amount_spike", math.log(5), {})], [])
+    plain = Weighed([], [])
+    at_3, at_40 = (
+        detector.verdicts([typical, typical], [odd, plain], rate) for rate in (0.03, 0.4)
+    )
+    assert at_3[0].is_anomaly  # the user asked for ~3 %: the 5 : 1 cases are those
+    assert not at_3[1].is_anomaly and not at_40[1].is_anomaly  # nothing to show, whatever rate
+    assert detector.threshold(0.4) == MIN_THRESHOLD

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 from fastapi.testclient import TestClient
 
+from models.detector import MIN_THRESHOLD
 from tests.conftest import signup_and_login
 from vigilante.simulate import Simulator
 
@@ -43,7 +44,7 @@ def test_a_new_user_is_scored_by_the_prior_until_enough_data_then_by_a_forest(ma
     assert trained["version"].startswith("if-")
     assert trained["kind"] == "isolation-forest+evidence"
     assert trained["samples"] == 60
-    assert 0.3 <= trained["threshold"] <= 0.9
+    assert MIN_THRESHOLD <= trained["threshold"] <= 0.9
 
     later = client.post("/events", json=data[60:70], headers=auth).json()
     assert {e["model_version"] for e in later} == {trained["version"]}
