@@ -123,8 +123,11 @@ def explicit_evidence(ctx: Context) -> list[Evidence]:
         small = ctx.burst_max_cents < 0.5 * ctx.usual_cents_account
         if ctx.burst_new_merchant and small:
             llr += math.log(3)  # small charges at a merchant never used before
-        elif k == 1:
-            llr = min(llr, PAIR_MAX_LLR)  # two visits close together happen to everyone
+        elif k == 1 or not ctx.burst_new_merchant:
+            # Two visits close together happen to everyone, and so does a busy moment at a
+            # place one knows (three rides in an evening): card tests come at new merchants,
+            # and a repeated charge or a split has evidence of its own.
+            llr = min(llr, PAIR_MAX_LLR)
         if ctx.burst >= 2 or ctx.duplicate_minutes is None:
             add(
                 Evidence(

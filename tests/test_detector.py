@@ -7,6 +7,7 @@ asks the detector (explicit evidence, as a user with no forest yet is scored) wh
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -314,3 +315,11 @@ def test_is_anomaly_meets_the_alert_rate_but_never_flags_what_has_nothing_agains
     assert at_3[0].is_anomaly  # the user asked for ~3 %: the 5 : 1 cases are those
     assert not at_3[1].is_anomaly and not at_40[1].is_anomaly  # nothing to show, whatever rate
     assert detector.threshold(0.4) == MIN_THRESHOLD
+
+
+def test_a_busy_moment_at_a_known_place_is_not_a_card_test(ana):
+    # Three rides in ten minutes (a group heading out) at the rider's own app, usual fares.
+    rides = [ana.score(event(at(61, 19, m), fare, "transporte", "Uber")) for m, fare in
+             ((0, 24.0), (4, 27.5), (9, 22.0))]  # fmt: skip
+    assert not any(v.is_anomaly for v in rides)
+    assert evidence_of(rides[2], "burst") <= math.log(3)
