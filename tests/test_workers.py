@@ -340,10 +340,8 @@ def test_a_fit_happens_once_across_workers(two_hosts):
     asking.start()
     assert waiting.wait(60)
     X, explicit, total = on_a.training_data(user_id)
-    from models.detector import Detector
-
-    fitted = Detector.train(X, explicit, user_rows=total)
-    on_a._store(user_id, fitted)
+    fitted, meta, blob = on_a.trainer.train(X, explicit, total)
+    on_a._store(user_id, fitted, meta, blob)
     on_a._release(user_id, holder)
     asking.join()
     assert answers[0].status_code == 200

@@ -77,6 +77,13 @@ class Settings(BaseSettings):
     alert_rate: float = Field(default=0.03, gt=0, lt=0.5)
     retrain_every: int = Field(default=2_000, ge=50)
     min_train_samples: int = Field(default=500, ge=50)
+    train_in: Literal["process", "thread"] = Field(
+        default="process",
+        description="Fit detectors in a child process (keeps the API's GIL free) or a thread",
+    )
+    trainer_idle_seconds: float = Field(
+        default=120.0, gt=0, description="The trainer process stops after this long without work"
+    )
 
     # UI and clients (dashboard, entry app, demo.py)
     lang: Literal["pt-BR", "en"] = "pt-BR"

@@ -8,9 +8,10 @@ Versions live in the database (``detector_models``), so every worker and host sc
 same one: the ingest reads the user's newest version id inside its locked transaction and loads
 the forest only when that id changed. Retraining is triggered by the amount of new data — every
 ``retrain_every`` expenses of a user, counted from the database (so replayed history trains as
-live history does) — and by ``POST /model/retrain``. It runs in a background thread, at most one
-fit at a time per process, and once across workers: a fit first takes the user's lease in
-``detector_training``; a worker that finds it taken leaves the fit to its holder.
+live history does) — and by ``POST /model/retrain``. It runs in the background, the fit itself
+in a child process (``vigilante.trainer``), at most one fit at a time per process, and once
+across workers: a fit first takes the user's lease in ``detector_training``; a worker that
+finds it taken leaves the fit to its holder.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from models.detector import Detector
 from models.features import FEATURE_NAMES
 from vigilante.db import DriverQuery, write_transaction
 from vigilante.tables import detector_models, detector_training, expenses
+from vigilante.trainer import Trainer
 
 log = logging.getLogger(__name__)
 TRAIN_ROWS = 20_000
@@ -54,8 +56,11 @@ def _now_ms() -> int:
 
 
 class DetectorService:
-    def __init__(self, engine: Engine, retrain_every: int, min_samples: int):
+    def __init__(
+        self, engine: Engine, retrain_every: int, min_samples: int, trainer: Trainer | None = None
+    ):
         self.engine = engine
+        self.trainer = trainer or Trainer(in_process=False)
         self.retrain_every = retrain_every
         self.min_samples = min_samples
         # user -> (row id of the version, the loaded detector): a cache of the database.
@@ -178,15 +183,14 @@ class DetectorService:
                 if len(X) < self.min_samples:
                     self._attempted[user_id] = total
                     return None
-                detector = Detector.train(X, explicit, user_rows=total)
-                self._store(user_id, detector)
+                detector, meta, blob = self.trainer.train(X, explicit, total)
+                self._store(user_id, detector, meta, blob)
         finally:
             self._release(user_id, holder)
         log.info("user %s: detector %s trained on %d expenses", user_id, detector.version, len(X))
         return detector
 
-    def _store(self, user_id: int, detector: Detector) -> None:
-        meta, blob = store.dumps(detector)
+    def _store(self, user_id: int, detector: Detector, meta: dict, blob: bytes) -> None:
         with write_transaction(self.engine) as conn:
             row_id = conn.execute(
                 insert(detector_models)

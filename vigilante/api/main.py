@@ -17,6 +17,7 @@ from models import forest
 from vigilante.alerts.worker import AlertWorker
 from vigilante.api import errors
 from vigilante.api.deps import AppContext
+from vigilante.api.fastpath import IngestFastPath
 from vigilante.api.limits import BodySizeLimit, SecurityHeaders
 from vigilante.api.routes import alerts as alerts_routes
 from vigilante.api.routes import (
@@ -39,6 +40,7 @@ from vigilante.security import hash_password, load_secret_key
 from vigilante.service import Ingestor, now_ms
 from vigilante.tables import users as users_table
 from vigilante.throttle import LoginThrottle
+from vigilante.trainer import shared_trainer
 
 log = logging.getLogger("vigilante")
 
@@ -89,7 +91,12 @@ def build_context(settings: Settings) -> AppContext:
     except Exception:
         engine.dispose()
         raise
-    detectors = DetectorService(engine, settings.retrain_every, settings.min_train_samples)
+    detectors = DetectorService(
+        engine,
+        settings.retrain_every,
+        settings.min_train_samples,
+        shared_trainer(settings.train_in == "process", settings.trainer_idle_seconds),
+    )
     ingestor = Ingestor(
         engine=engine,
         detectors=detectors,
@@ -158,6 +165,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for router in (alerts_routes.router, rules.router, budgets.router, webhooks.router, me.router):
         app.include_router(router)
     errors.document(app)
+    # Innermost of ours: the everyday POST /event and /events skip FastAPI's request handling.
+    app.add_middleware(IngestFastPath)
     # Added last = outermost: the body limit answers before anything reads the body, and every
     # answer (413s and CORS preflights included) carries the security headers.
     app.add_middleware(

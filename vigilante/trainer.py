@@ -1,0 +1,154 @@
+"""Where a detector is fitted: in a child process, so the fit never holds the API's GIL.
+
+A fit (scikit-learn's IsolationForest, then scoring the training rows for the thresholds)
+is ~0.1-0.3 s of CPU, most of it Python that holds the GIL. Run in a thread of the API
+process, it stalled every request behind it. Run here, it takes the other core and the API
+process only reads the rows, sends them, and stores the answer.
+
+The child is started on first use (``spawn``: a clean interpreter, not a fork of a process
+with threads and open database connections) and stops after ``idle_s`` without work, giving
+its memory back, or when the API process goes (its pipe closes; a killed parent is noticed
+within a second). Results are the same as a fit in the API process: the same function with the
+same seed on the same rows. If a child cannot be started or dies, the fit runs in the calling
+thread instead and the next fit tries a new child.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import multiprocessing
+import os
+import threading
+import traceback
+
+import numpy as np
+
+from models import store
+from models.detector import Detector
+
+log = logging.getLogger(__name__)
+
+
+def fit(X: np.ndarray, explicit: np.ndarray, user_rows: int) -> tuple[dict, bytes]:
+    """Fit a version and return it as stored (meta, blob): what crosses the process boundary."""
+    return store.dumps(Detector.train(X, explicit, user_rows=user_rows))
+
+
+def _serve(conn, parent: int) -> None:
+    """The child: fit what arrives on the pipe until it closes (or the API process is gone)."""
+    while True:
+        try:
+            while not conn.poll(1.0):
+                if os.getppid() != parent:  # the API process died without closing the pipe
+                    return
+            job = conn.recv()
+        except (EOFError, OSError):
+            return
+        if job is None:
+            return
+        try:
+            answer = (True, fit(*job))
+        except Exception:  # reported to the caller, who logs it and keeps the current version
+            answer = (False, traceback.format_exc())
+        conn.send(answer)
+
+
+class TrainerFailed(RuntimeError):
+    pass
+
+
+class Trainer:
+    """Runs :func:`fit` in one child process, started on demand and stopped when idle."""
+
+    def __init__(self, in_process: bool = True, idle_s: float = 120.0):
+        self.in_process = in_process
+        self.idle_s = idle_s
+        self._lock = threading.Lock()  # one fit at a time through the pipe
+        self._child: multiprocessing.Process | None = None
+        self._conn = None
+        self._idle_timer: threading.Timer | None = None
+
+    def train(
+        self, X: np.ndarray, explicit: np.ndarray, user_rows: int
+    ) -> tuple[Detector, dict, bytes]:
+        """Fit and return the detector with its stored form; blocks the caller, not the GIL."""
+        meta, blob = self._fit(X, explicit, user_rows)
+        detector = store.loads(meta, blob)
+        if detector is None:  # the child runs this very code: its versions always load here
+            raise TrainerFailed("the trainer returned a version this process cannot load")
+        return detector, meta, blob
+
+    def _fit(self, X: np.ndarray, explicit: np.ndarray, user_rows: int) -> tuple[dict, bytes]:
+        if not self.in_process:
+            return fit(X, explicit, user_rows)
+        with self._lock:
+            if self._idle_timer is not None:
+                self._idle_timer.cancel()
+                self._idle_timer = None
+            try:
+                conn = self._started()
+                conn.send((X, explicit, user_rows))
+                ok, answer = conn.recv()  # waits without the GIL
+            except (EOFError, OSError) as exc:
+                log.warning("trainer process unavailable (%r); fitting in this process", exc)
+                self._stop()
+                return fit(X, explicit, user_rows)
+            self._idle_timer = threading.Timer(self.idle_s, self._stop_if_idle)
+            self._idle_timer.daemon = True
+            self._idle_timer.start()
+        if not ok:
+            raise TrainerFailed(f"the fit failed in the trainer process:\n{answer}")
+        return answer
+
+    def _started(self):
+        if self._child is not None and self._child.is_alive():
+            return self._conn
+        self._stop()
+        context = multiprocessing.get_context("spawn")
+        ours, theirs = context.Pipe()
+        child = context.Process(
+            target=_serve, args=(theirs, os.getpid()), daemon=True, name="vigilante-trainer"
+        )
+        child.start()
+        theirs.close()  # only the child holds its end: it sees EOF when we go
+        self._child, self._conn = child, ours
+        return ours
+
+    def _stop(self) -> None:
+        child, conn, self._child, self._conn = self._child, self._conn, None, None
+        if conn is not None:
+            with contextlib.suppress(OSError):
+                conn.send(None)
+            conn.close()
+        if child is not None:
+            child.join(5)
+            if child.is_alive():
+                child.kill()
+                child.join()
+
+    def _stop_if_idle(self) -> None:
+        if self._lock.acquire(blocking=False):  # busy: the fit re-arms the timer
+            try:
+                self._stop()
+            finally:
+                self._lock.release()
+
+    def close(self) -> None:
+        with self._lock:
+            if self._idle_timer is not None:
+                self._idle_timer.cancel()
+            self._stop()
+
+
+_shared: dict[tuple[bool, float], Trainer] = {}
+_shared_lock = threading.Lock()
+
+
+def shared_trainer(in_process: bool, idle_s: float) -> Trainer:
+    """One trainer per API process (apps built in one process, as in tests, share its child)."""
+    with _shared_lock:
+        trainer = _shared.get((in_process, idle_s))
+        if trainer is None:
+            trainer = _shared[(in_process, idle_s)] = Trainer(in_process, idle_s)
+        return trainer
