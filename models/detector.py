@@ -72,12 +72,15 @@ class Detector:
     trained_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     samples: int = 0  # expenses the forest was fitted on
     user_rows: int = 0  # the user's stored expenses when it was trained (retrain trigger)
-    forest: object | None = None  # fitted sklearn IsolationForest
+    forest: object | None = None  # fitted sklearn IsolationForest (None where only scoring)
     forest_tail: list[float] = field(default_factory=list)  # anomaly at TAIL_LEVELS
     score_quantiles: list[float] = field(default_factory=list)  # final score at QUANTILES
+    flat: FlatForest | None = None  # the forest's trees as flat arrays: what scores
 
     def __post_init__(self):
-        self._flat = FlatForest(self.forest) if self.forest is not None else None
+        if self.flat is None and self.forest is not None:
+            self.flat = FlatForest(self.forest)
+        self._flat = self.flat
         self._thresholds: dict[float, float] = {}  # per alert rate: np.interp once, not per call
 
     @property
@@ -87,7 +90,7 @@ class Detector:
 
     @property
     def kind(self) -> str:
-        return "isolation-forest+evidence" if self.forest is not None else "prior-evidence"
+        return "isolation-forest+evidence" if self.flat is not None else "prior-evidence"
 
     @classmethod
     def train(

@@ -17,8 +17,10 @@ import ctypes
 from pathlib import Path
 
 import numpy as np
-from sklearn.ensemble import IsolationForest
-from sklearn.ensemble._iforest import _average_path_length
+
+# scikit-learn is imported where a forest is fitted or flattened, not here: the API process
+# only scores, from the flat arrays, and leaving sklearn (with the SciPy and pandas it pulls
+# in) to the trainer process keeps ~170 MB out of the API's memory.
 
 
 def _load_walker():
@@ -44,7 +46,9 @@ _WALK, _WALK_ONE = _load_walker() or (None, None)
 BACKEND = "c" if _WALK is not None else "numpy"
 
 
-def fit_forest(X: np.ndarray, seed: int = 0, n_estimators: int = 100) -> IsolationForest:
+def fit_forest(X: np.ndarray, seed: int = 0, n_estimators: int = 100):
+    from sklearn.ensemble import IsolationForest
+
     forest = IsolationForest(
         n_estimators=n_estimators, max_samples=min(256, len(X)), random_state=seed
     )
@@ -52,9 +56,16 @@ def fit_forest(X: np.ndarray, seed: int = 0, n_estimators: int = 100) -> Isolati
 
 
 class FlatForest:
-    """The trees of a fitted IsolationForest as flat arrays, walked for many rows at once."""
+    """The trees of a fitted IsolationForest as flat arrays, walked for many rows at once.
 
-    def __init__(self, forest: IsolationForest):
+    It pickles as its arrays alone (a few MB), so a process can score without scikit-learn.
+    """
+
+    _ARRAYS = ("feature", "threshold", "children", "leaf_value", "roots")
+
+    def __init__(self, forest):
+        from sklearn.ensemble._iforest import _average_path_length
+
         trees = [est.tree_ for est in forest.estimators_]
         width = max(t.node_count for t in trees)
         n_trees = len(trees)
@@ -85,12 +96,23 @@ class FlatForest:
         self.roots = np.arange(n_trees, dtype=np.intp) * width
         self.denominator = n_trees * _average_path_length([forest._max_samples])
 
+        self._ready()
+
+    def _ready(self) -> None:
         self._denominator_one = np.float64(np.ravel(self.denominator)[0])
         # Addresses for the compiled walk, taken once (the arrays above never change).
-        self._addresses = tuple(
-            a.ctypes.data
-            for a in (self.feature, self.threshold, self.children, self.leaf_value, self.roots)
-        )
+        self._addresses = tuple(getattr(self, name).ctypes.data for name in self._ARRAYS)
+
+    def __getstate__(self) -> dict:
+        names = self._ARRAYS + ("n_features", "max_depth", "denominator")
+        return {name: getattr(self, name) for name in names}
+
+    def __setstate__(self, state: dict) -> None:
+        for name, value in state.items():
+            if name in self._ARRAYS:  # the compiled walk reads them as plain C arrays
+                value = np.ascontiguousarray(value)
+            setattr(self, name, value)
+        self._ready()
 
     def anomaly(self, X: np.ndarray, backend: str = BACKEND) -> np.ndarray:
         """Anomaly score per row in (0, 1], higher = more anomalous (== -score_samples)."""

@@ -15,19 +15,22 @@ import json
 import logging
 import os
 import pickle
+import struct
 import threading
 from datetime import datetime
+from importlib.metadata import version as installed_version
 from pathlib import Path
 
-import joblib
 import numpy as np
-import sklearn
 
 from models.detector import Detector
 from models.features import FEATURE_SCHEMA
+from models.forest import FlatForest
 
 log = logging.getLogger(__name__)
 KEEP_VERSIONS = 5
+# Read from the installed package, not by importing it: the API process never imports sklearn.
+SKLEARN = installed_version("scikit-learn")
 
 
 def _meta(detector: Detector) -> dict:
@@ -39,13 +42,15 @@ def _meta(detector: Detector) -> dict:
         "forest_tail": detector.forest_tail,
         "score_quantiles": detector.score_quantiles,
         "feature_schema": FEATURE_SCHEMA,
-        "sklearn": sklearn.__version__,
+        "sklearn": SKLEARN,
         "numpy": np.__version__,
     }
 
 
 def save(detector: Detector, folder: Path) -> Path:
     """Write ``<version>.joblib`` and ``<version>.json``, then point ``current.json`` at them."""
+    import joblib
+
     folder.mkdir(parents=True, exist_ok=True)
     joblib.dump(detector.forest, folder / f"{detector.version}.joblib")
     (folder / f"{detector.version}.json").write_text(json.dumps(_meta(detector), indent=2))
@@ -77,30 +82,47 @@ def current_version(folder: Path) -> str | None:
         return None
 
 
-# Forest bytes in the database: this prefix + a protocol-5 pickle. The C pickler is ~8x faster
-# than joblib's Python one both ways, and every worker loads each new version inside an ingest
-# (17 ms -> 2 ms of stall). Blobs without the prefix are joblib's, as older versions stored them.
+# Forest bytes in the database: ``FLAT_PREFIX``, the length of the flat trees' pickle (8 bytes,
+# little-endian), that pickle, then the sklearn forest's pickle (protocol 5). Loading reads only
+# the flat trees, which score without scikit-learn; the sklearn forest stays beside them for
+# offline tools. Older versions stored ``PICKLE_PREFIX`` + the sklearn pickle (the C pickler:
+# ~8x faster than joblib, whose blobs, without a prefix, came before); those still load, by
+# flattening the forest they hold (which imports scikit-learn).
+FLAT_PREFIX = b"FLT1"
 PICKLE_PREFIX = b"PKL5"
+_LENGTH = struct.Struct("<Q")
 
 
 def dumps(detector: Detector) -> tuple[dict, bytes]:
     """The detector as (metadata, forest bytes): what the database keeps for each version."""
-    return _meta(detector), PICKLE_PREFIX + pickle.dumps(detector.forest, protocol=5)
+    flat = pickle.dumps(detector.flat, protocol=5)
+    forest = pickle.dumps(detector.forest, protocol=5)
+    return _meta(detector), FLAT_PREFIX + _LENGTH.pack(len(flat)) + flat + forest
 
 
 def loads(meta: dict, blob: bytes) -> Detector | None:
     """The inverse of :func:`dumps`; None (logged) for another scikit-learn or feature schema."""
     if not _compatible(meta, meta.get("version")):
         return None
-    if blob[: len(PICKLE_PREFIX)] == PICKLE_PREFIX:
+    prefix = bytes(blob[:4])
+    if prefix == FLAT_PREFIX:
+        (length,) = _LENGTH.unpack_from(blob, 4)
+        start = 4 + _LENGTH.size
+        flat = pickle.loads(blob[start : start + length])
+        if not isinstance(flat, FlatForest):
+            raise ValueError("a stored version holds no flat forest")
+        return _detector(meta, None, flat)
+    if prefix == PICKLE_PREFIX:
         forest = pickle.loads(blob[len(PICKLE_PREFIX) :])
     else:
+        import joblib
+
         forest = joblib.load(io.BytesIO(blob))
     return _detector(meta, forest)
 
 
 def _compatible(meta: dict, version: str | None) -> bool:
-    if meta.get("sklearn") == sklearn.__version__ and meta.get("feature_schema") == FEATURE_SCHEMA:
+    if meta.get("sklearn") == SKLEARN and meta.get("feature_schema") == FEATURE_SCHEMA:
         return True
     log.warning(
         "saved model %s was made with scikit-learn %s and features %s; this is %s and %s: "
@@ -108,13 +130,13 @@ def _compatible(meta: dict, version: str | None) -> bool:
         version,
         meta.get("sklearn"),
         meta.get("feature_schema"),
-        sklearn.__version__,
+        SKLEARN,
         FEATURE_SCHEMA,
     )
     return False
 
 
-def _detector(meta: dict, forest) -> Detector:
+def _detector(meta: dict, forest, flat: FlatForest | None = None) -> Detector:
     return Detector(
         version=meta["version"],
         trained_at=datetime.fromisoformat(meta["trained_at"]),
@@ -123,6 +145,7 @@ def _detector(meta: dict, forest) -> Detector:
         forest=forest,
         forest_tail=meta["forest_tail"],
         score_quantiles=meta["score_quantiles"],
+        flat=flat,
     )
 
 
@@ -137,4 +160,6 @@ def load_current(folder: Path) -> Detector | None:
         return None
     if not _compatible(meta, version):
         return None
+    import joblib
+
     return _detector(meta, joblib.load(folder / f"{version}.joblib"))

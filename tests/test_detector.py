@@ -223,8 +223,9 @@ def test_a_first_bill_at_a_new_biller_is_not_left_to_the_forest(life):
     assert "model" not in codes(bill)
 
 
-def test_stored_versions_load_in_both_formats_and_score_alike():
+def test_stored_versions_load_in_every_format_and_score_alike():
     import io
+    import pickle
 
     import joblib
     import numpy as np
@@ -236,14 +237,20 @@ def test_stored_versions_load_in_both_formats_and_score_alike():
     X = rng.normal(size=(600, len(FEATURE_NAMES)))
     detector = Detector.train(X, np.zeros(len(X)))
     meta, blob = store.dumps(detector)
+    assert blob.startswith(store.FLAT_PREFIX)
+    previous = store.PICKLE_PREFIX + pickle.dumps(detector.forest, protocol=5)
     old = io.BytesIO()
     joblib.dump(detector.forest, old)  # how versions were stored before the pickle prefix
     rows = rng.normal(0, 3, size=(50, len(FEATURE_NAMES)))
     expected = -detector.forest.score_samples(rows)
-    for stored in (blob, old.getvalue()):
+    for stored in (blob, previous, old.getvalue()):
         loaded = store.loads(meta, stored)
         assert loaded.version == detector.version
-        assert np.array_equal(loaded._flat.anomaly(rows), expected)
+        assert loaded.kind == "isolation-forest+evidence"
+        assert np.array_equal(loaded.flat.anomaly(rows), expected)
+        assert np.array_equal(loaded.flat.anomaly(rows[:1]), expected[:1])
+    # The current format loads the flat trees alone: scoring needs no scikit-learn object.
+    assert store.loads(meta, blob).forest is None
 
 
 def twenty_places(days: int = 60, explorer: bool = False) -> list[Event]:

@@ -207,3 +207,38 @@ def test_restart_keeps_data_and_tokens(make_client):
     first.__exit__(None, None, None)
     second = make_client()
     assert second.get(f"/events/{created['id']}", headers=auth).json() == created
+
+
+def test_the_everyday_ingest_answers_exactly_as_the_fastapi_route_does(make_client, tmp_path):
+    """POST /event and /events without a query string take a shorter path than FastAPI's
+    (vigilante.api.fastpath); a query string sends the same request through the FastAPI route.
+    Same history, same expense: the same answer, but for the row ids and the clock."""
+    from vigilante.simulate import Simulator
+
+    sim = Simulator(seed=3, accounts=2, start=datetime(2026, 3, 1, tzinfo=UTC))
+    history = [e.payload for e in sim.history(days=20)][:60]
+    answers, VARY = [], ("id", "received_at")
+    for n, query in enumerate(("", "?lang=en")):
+        client = make_client(data_dir=tmp_path / f"app{n}", lang="en")
+        auth = signup_and_login(client, f"ana{n}")  # one PostgreSQL database: two users
+        assert client.get("/model", headers=auth).status_code == 200  # the token's user known
+        batch = client.post(f"/events{query}", json=history[:-1], headers=auth)
+        one = client.post(
+            f"/event{query}", json=history[-1], headers=auth | {"Idempotency-Key": "k-1"}
+        )
+        again = client.post(
+            f"/event{query}", json=history[-1], headers=auth | {"Idempotency-Key": "k-1"}
+        )
+        bad = client.post(f"/event{query}", json=history[-1] | {"amount": -1}, headers=auth)
+        assert (batch.status_code, one.status_code, again.status_code) == (201, 201, 201)
+        assert again.json() == one.json()  # the key replays the first answer
+        answers.append(
+            [
+                [{k: v for k, v in e.items() if k not in VARY} for e in batch.json()],
+                {k: v for k, v in one.json().items() if k not in VARY},
+                (bad.status_code, bad.json()),
+                one.headers["content-type"],
+            ]
+        )
+    assert answers[0] == answers[1]
+    assert answers[0][2][0] == 422 and "amount" in str(answers[0][2][1])

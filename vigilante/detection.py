@@ -116,7 +116,7 @@ class DetectorService:
             return False
         if self._attempted.get(user_id, -1) > user_rows - self.min_samples:
             return False  # tried recently and there was not enough usable history
-        if detector.forest is None:
+        if detector.flat is None:
             return True
         return user_rows - detector.user_rows >= self.retrain_every
 
@@ -271,7 +271,7 @@ class DetectorService:
                 break
             time.sleep(0.1)
         newest = self.for_user(user_id)
-        return newest if newest.forest is not None else None
+        return newest if newest.flat is not None else None
 
     def wait(self, timeout: float = 60) -> None:
         """Block until background retrains (if any) have finished: for tests and benchmarks."""
