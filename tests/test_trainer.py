@@ -109,7 +109,7 @@ def test_a_fit_elsewhere_is_the_fit_here_even_after_the_child_dies():
     try:
         first, _, blob = trainer.train(X, explicit, 800)
         os.kill(trainer._child.pid, signal.SIGKILL)
-        trainer._child.join(10)
+        trainer._child.wait(10)
         again, _, _ = trainer.train(X, explicit, 800)  # a new child takes over
     finally:
         trainer.close()

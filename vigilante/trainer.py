@@ -5,8 +5,8 @@ is ~0.1-0.3 s of CPU, most of it Python that holds the GIL. Run in a thread of t
 process, it stalled every request behind it. Run here, it takes the other core and the API
 process only reads the rows, sends them, and stores the answer.
 
-The child is started on first use (``spawn``: a clean interpreter, not a fork of a process
-with threads and open database connections) and stops after ``idle_s`` without work, giving
+The child is started on first use (a clean interpreter, not a fork of a process with threads
+and open database connections) and stops after ``idle_s`` without work, giving
 its memory back, or when the API process goes (its pipe closes; a killed parent is noticed
 within a second). Results are the same as a fit in the API process: the same function with the
 same seed on the same rows. If a child cannot be started or dies, the fit runs in the calling
@@ -17,10 +17,14 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import multiprocessing
 import os
+import socket
+import subprocess
+import sys
 import threading
 import traceback
+from multiprocessing.connection import Connection
+from pathlib import Path
 
 import numpy as np
 
@@ -54,6 +58,12 @@ def _serve(conn, parent: int) -> None:
         conn.send(answer)
 
 
+def main() -> None:
+    """``python -m vigilante.trainer <fd> <parent pid>``: what the API process starts."""
+    fd, parent = int(sys.argv[1]), int(sys.argv[2])
+    _serve(Connection(fd), parent)
+
+
 class TrainerFailed(RuntimeError):
     pass
 
@@ -65,7 +75,7 @@ class Trainer:
         self.in_process = in_process
         self.idle_s = idle_s
         self._lock = threading.Lock()  # one fit at a time through the pipe
-        self._child: multiprocessing.Process | None = None
+        self._child: subprocess.Popen | None = None
         self._conn = None
         self._idle_timer: threading.Timer | None = None
 
@@ -90,7 +100,7 @@ class Trainer:
                 conn = self._started()
                 conn.send((X, explicit, user_rows))
                 ok, answer = conn.recv()  # waits without the GIL
-            except (EOFError, OSError) as exc:
+            except Exception as exc:  # no child (cannot start, died mid-fit): fit here
                 log.warning("trainer process unavailable (%r); fitting in this process", exc)
                 self._stop()
                 return fit(X, explicit, user_rows)
@@ -101,19 +111,28 @@ class Trainer:
             raise TrainerFailed(f"the fit failed in the trainer process:\n{answer}")
         return answer
 
-    def _started(self):
-        if self._child is not None and self._child.is_alive():
+    def _started(self) -> Connection:
+        if self._child is not None and self._child.poll() is None:
             return self._conn
         self._stop()
-        context = multiprocessing.get_context("spawn")
-        ours, theirs = context.Pipe()
-        child = context.Process(
-            target=_serve, args=(theirs, os.getpid()), daemon=True, name="vigilante-trainer"
-        )
-        child.start()
-        theirs.close()  # only the child holds its end: it sees EOF when we go
-        self._child, self._conn = child, ours
-        return ours
+        # A fresh interpreter on a socket pair: not multiprocessing's spawn, which re-imports
+        # the parent's __main__ (a script without a main guard would start itself again).
+        ours, theirs = socket.socketpair()
+        root = str(Path(__file__).resolve().parent.parent)
+        env = os.environ | {
+            "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))
+        }
+        try:
+            child = subprocess.Popen(
+                [sys.executable, "-m", "vigilante.trainer", str(theirs.fileno()), str(os.getpid())],
+                pass_fds=[theirs.fileno()],
+                stdin=subprocess.DEVNULL,
+                env=env,
+            )
+        finally:
+            theirs.close()  # only the child holds its end: it sees EOF when we go
+        self._child, self._conn = child, Connection(ours.detach())
+        return self._conn
 
     def _stop(self) -> None:
         child, conn, self._child, self._conn = self._child, self._conn, None, None
@@ -122,10 +141,11 @@ class Trainer:
                 conn.send(None)
             conn.close()
         if child is not None:
-            child.join(5)
-            if child.is_alive():
+            try:
+                child.wait(5)
+            except subprocess.TimeoutExpired:
                 child.kill()
-                child.join()
+                child.wait()
 
     def _stop_if_idle(self) -> None:
         if self._lock.acquire(blocking=False):  # busy: the fit re-arms the timer
@@ -152,3 +172,7 @@ def shared_trainer(in_process: bool, idle_s: float) -> Trainer:
         if trainer is None:
             trainer = _shared[(in_process, idle_s)] = Trainer(in_process, idle_s)
         return trainer
+
+
+if __name__ == "__main__":
+    main()
