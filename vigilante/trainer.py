@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -61,6 +62,9 @@ def _serve(conn, parent: int) -> None:
 def main() -> None:
     """``python -m vigilante.trainer <fd> <parent pid>``: what the API process starts."""
     fd, parent = int(sys.argv[1]), int(sys.argv[2])
+    # Its own session, and deaf to Ctrl-C: the API process decides when it stops (the pipe
+    # closes), so a fit in flight is never cut short under the API's feet.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     _serve(Connection(fd), parent)
 
 
@@ -128,6 +132,7 @@ class Trainer:
                 pass_fds=[theirs.fileno()],
                 stdin=subprocess.DEVNULL,
                 env=env,
+                start_new_session=True,
             )
         finally:
             theirs.close()  # only the child holds its end: it sees EOF when we go
