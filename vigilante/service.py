@@ -123,9 +123,7 @@ class Ingestor:
             self._next_prune_ms = now + PRUNE_EVERY_MS
             prune_before = now - self.idempotency_ttl_ms
         return Job(
-            work=partial(
-                self._ingest_in, user_id, rows, lang, idempotency_key, digest, prune_before
-            ),
+            work=partial(self._ingest_in, user_id, rows, idempotency_key, digest, prune_before),
             # The cached history may hold expenses that were rolled back.
             on_rollback=partial(self.histories.drop, user_id),
             on_rollback_in_group=partial(_forget_in_group, self.histories, user_id),
@@ -142,9 +140,9 @@ class Ingestor:
     ) -> tuple[list[dict], bool]:
         """Store and score ``items`` in order; returns (expenses out, replayed from a key)."""
         job = self._job(user_id, items, lang, idempotency_key, single)
-        out, replayed, stored = self.writer.submit(job).result()
+        rows, replayed, stored = self.writer.submit(job).result()
         self._after(user_id, replayed, stored, idempotency_key)
-        return out, replayed
+        return [expense_out(row, lang) for row in rows], replayed
 
     async def ingest_async(
         self,
@@ -156,9 +154,11 @@ class Ingestor:
     ) -> tuple[list[dict], bool]:
         """:meth:`ingest` for the event loop: waits for the group commit without a thread."""
         job = self._job(user_id, items, lang, idempotency_key, single)
-        out, replayed, stored = await self.writer.run(job)
+        rows, replayed, stored = await self.writer.run(job)
         self._after(user_id, replayed, stored, idempotency_key)
-        return out, replayed
+        # Rendered here, after the commit: the writer thread, which every request waits for,
+        # only does what must happen inside the transaction.
+        return [expense_out(row, lang) for row in rows], replayed
 
     def _after(self, user_id, replayed, stored, idempotency_key) -> None:
         if not replayed:
@@ -173,8 +173,9 @@ class Ingestor:
             select(users.c.id).where(users.c.id.in_(ids)).order_by(users.c.id).with_for_update()
         )
 
-    def _ingest_in(self, user_id, rows, lang, idempotency_key, digest, prune_before, conn):
-        """One request's work inside the writer's transaction (its own savepoint)."""
+    def _ingest_in(self, user_id, rows, idempotency_key, digest, prune_before, conn):
+        """One request's work inside the writer's transaction (its own savepoint): the stored
+        rows, whether they were replayed from an Idempotency-Key, and the user's row count."""
         if prune_before is not None:
             _prune_keys(prune_before, conn)
         if idempotency_key:
@@ -201,7 +202,7 @@ class Ingestor:
             elif previous is not None:
                 if previous.request_hash != digest:
                     raise IdempotencyConflict()
-                replayed = self._replay(conn, user_id, json.loads(previous.response), lang)
+                replayed = self._replay(conn, user_id, json.loads(previous.response))
                 return replayed, True, 0
 
         known = self._known_external_ids(conn, user_id, rows)
@@ -284,7 +285,7 @@ class Ingestor:
         missing = [i for i in ids_in_order if i not in by_id]
         if missing:
             by_id.update(self._rows_by_id(conn, user_id, missing))
-        return [expense_out(by_id[i], lang) for i in ids_in_order], False, history.n_total
+        return [by_id[i] for i in ids_in_order], False, history.n_total
 
     def _user_state(self, conn, user_id):
         """Alert rate, fresh history and newest detector of a user, read once per group.
@@ -330,9 +331,9 @@ class Ingestor:
                 found[row["id"]] = dict(row)
         return found
 
-    def _replay(self, conn, user_id, ids, lang) -> list[dict]:
+    def _replay(self, conn, user_id, ids) -> list[dict]:
         by_id = self._rows_by_id(conn, user_id, ids)
-        return [expense_out(by_id[i], lang) for i in ids]
+        return [by_id[i] for i in ids]
 
 
 _ALERT_RATE = DriverQuery(select(users.c.alert_rate).where(users.c.id == bindparam("user_id")))
