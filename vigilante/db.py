@@ -115,7 +115,8 @@ class DriverQuery:
         self.statement = statement
         self._compiled: dict[str, tuple[str, list[str] | None, dict]] = {}
 
-    def rows(self, conn: Connection, **params: Any) -> list[tuple]:
+    def bound(self, conn: Connection, **params: Any) -> tuple[str, tuple | dict]:
+        """The driver's SQL and arguments, for ``cursor.execute(*query.bound(conn, ...))``."""
         dialect = conn.dialect
         compiled = self._compiled.get(dialect.name)
         if compiled is None:
@@ -125,6 +126,10 @@ class DriverQuery:
         sql, order, defaults = compiled
         values = defaults | params  # e.g. a LIMIT's value, compiled as a bind of its own
         args = tuple(values[name] for name in order) if order is not None else values
+        return sql, args
+
+    def rows(self, conn: Connection, **params: Any) -> list[tuple]:
+        sql, args = self.bound(conn, **params)
         cursor = conn.info.get(CURSOR_KEY)
         if cursor is None:
             return list(conn.exec_driver_sql(sql, args).all())
