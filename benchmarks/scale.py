@@ -11,7 +11,6 @@ spenders. Written to the "PostgreSQL" section of docs/benchmarks.md.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import platform
 import random
@@ -31,7 +30,7 @@ from sqlalchemy.pool import NullPool
 from benchmarks.load import LoadResult, post_load
 from benchmarks.payloads import expense_payload
 from benchmarks.report import replace_section
-from benchmarks.servers import server
+from benchmarks.servers import children, server
 from vigilante.migrate import upgrade
 from vigilante.security import create_access_token, hash_password
 from vigilante.tables import users
@@ -62,8 +61,9 @@ def process_tree(pid: int) -> list[int]:
     while todo:
         p = todo.pop()
         pids.append(p)
-        with contextlib.suppress(OSError):
-            todo += [int(c) for c in Path(f"/proc/{p}/task/{p}/children").read_text().split()]
+        # By parent pid: /proc/<pid>/task/<pid>/children needs a kernel option not every
+        # machine has (this one has not), and without it the workers went uncounted.
+        todo += children(p)
     return pids
 
 

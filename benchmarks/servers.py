@@ -63,17 +63,24 @@ def wait_ready(url: str, proc: subprocess.Popen, timeout: float = 60) -> None:
 
 
 def rss_mb(pid: int) -> float:
-    """Resident memory of a process and its children (uvicorn workers), in MB."""
-    total = 0
-    pids = [pid]
-    children = Path(f"/proc/{pid}/task/{pid}/children")
-    if children.exists():
-        pids += [int(p) for p in children.read_text().split()]
-    for p in pids:
+    """Resident memory of one process, in MB (0 if it is gone)."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+def children(pid: int) -> list[int]:
+    """The processes whose parent is ``pid`` (uvicorn workers, the trainer)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
-            for line in Path(f"/proc/{p}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    total += int(line.split()[1])
+            fields = stat.read_text().rsplit(")", 1)[1].split()
         except OSError:
-            pass
-    return total / 1024
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
