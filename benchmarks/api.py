@@ -40,6 +40,14 @@ def login(url: str, username: str = "bench") -> str:
     return r.json()["access_token"]
 
 
+def _wait_for_forest(client: httpx.Client, timeout_s: float = 120) -> None:
+    deadline = time.monotonic() + timeout_s
+    while client.get("/model").json()["kind"] != "isolation-forest+evidence":
+        if time.monotonic() > deadline:
+            raise RuntimeError("no forest fitted after the history was stored")
+        time.sleep(0.2)
+
+
 def bench_posts(seconds: int, connections: int) -> dict:
     out = {}
     with server("benchmarks.echo_app:app") as (url, _, _):
@@ -54,6 +62,7 @@ def bench_posts(seconds: int, connections: int) -> dict:
         rng = random.Random(0)
         # Some history first, so features have something to compare with.
         client.post("/events", json=[expense_payload(i, rng) for i in range(2000)])
+        _wait_for_forest(client)  # the first fit, due at 500 expenses, is set-up, not load
         out["event"] = post_load(url, seconds, connections, token)
         out["event_rss_mb"] = rss_mb(proc.pid)
         # The trainer process (alive while it fits, and for a while after), counted apart.
