@@ -172,6 +172,14 @@ def explicit_evidence(ctx: Context) -> list[Evidence]:
         if ctx.category_essential or ctx.category_share >= 0.5:
             amount = amount_llr(ctx.z_category_prior, 5)
             usual = None
+        elif ctx.category_known or ctx.category_share > 0:
+            # A category people use (a built-in one, or one others in the household pay): its
+            # first expense at what such expenses cost is no surprise, even if dear next to
+            # this spender's day-to-day (a first drill from a hardware store).
+            by_category = amount_llr(ctx.z_category_prior, 5)
+            by_spender = amount_llr(ctx.z_account, 5)
+            amount = min(by_category, by_spender)
+            usual = ctx.usual_cents_account if by_spender <= by_category else None
         else:
             amount = amount_llr(ctx.z_account, 5)
             usual = ctx.usual_cents_account
