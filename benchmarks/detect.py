@@ -31,6 +31,7 @@ import httpx
 import sklearn
 
 from benchmarks.detect_metrics import amount_only_baseline, evaluate, mean_sd
+from vigilante.config import Settings
 from vigilante.simulate import HARD_NEGATIVES, KINDS, Simulator
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -163,13 +164,29 @@ def _login(client: httpx.Client, username: str) -> dict:
     return {"Authorization": f"Bearer {r.json()['access_token']}"}
 
 
+MIN_TRAIN = Settings.model_fields["min_train_samples"].default
+RETRAIN_EVERY = Settings.model_fields["retrain_every"].default
+
+
 def _post_in_order(client, auth, payloads, chunk) -> list[tuple[float, bool]]:
+    """POST in time order; when a retrain is due, wait (up to 60 s) for its version, as live
+    traffic would: months of expenses arrive in seconds here, a fit takes about one."""
     out = []
+    version, trained_at = "prior-1", 0
     for start in range(0, len(payloads), chunk):
         r = client.post("/events", json=payloads[start : start + chunk], headers=auth)
         if r.status_code != 201:
             raise RuntimeError(f"POST /events: {r.status_code} {r.text[:500]}")
         out.extend((item["score"], item["is_anomaly"]) for item in r.json())
+        posted = len(out)
+        due = posted >= MIN_TRAIN if version == "prior-1" else posted - trained_at >= RETRAIN_EVERY
+        deadline = time.monotonic() + 60
+        while due and time.monotonic() < deadline:
+            now = client.get("/model", headers=auth).json()["version"]
+            if now != version:
+                version, trained_at = now, posted
+                break
+            time.sleep(0.05)
     return out
 
 
