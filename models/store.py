@@ -41,7 +41,7 @@ def _meta(detector: Detector) -> dict:
         "user_rows": detector.user_rows,
         "forest_tail": detector.forest_tail,
         "score_quantiles": detector.score_quantiles,
-        "feature_schema": FEATURE_SCHEMA,
+        "feature_schema": FEATURE_SCHEMA + FLAT_SCHEMA,
         "sklearn": SKLEARN,
         "numpy": np.__version__,
     }
@@ -89,6 +89,10 @@ def current_version(folder: Path) -> str | None:
 # ~8x faster than joblib, whose blobs, without a prefix, came before); those still load, by
 # flattening the forest they hold (which imports scikit-learn).
 FLAT_PREFIX = b"FLT1"
+# Marked in the metadata too: code from before this format compares the feature schema, so a
+# worker still running it (a rolling deploy, a rollback) refuses these versions and retrains,
+# instead of failing on bytes it cannot read.
+FLAT_SCHEMA = "|flt1"
 PICKLE_PREFIX = b"PKL5"
 _LENGTH = struct.Struct("<Q")
 
@@ -122,7 +126,8 @@ def loads(meta: dict, blob: bytes) -> Detector | None:
 
 
 def _compatible(meta: dict, version: str | None) -> bool:
-    if meta.get("sklearn") == SKLEARN and meta.get("feature_schema") == FEATURE_SCHEMA:
+    schema = meta.get("feature_schema")
+    if meta.get("sklearn") == SKLEARN and schema in (FEATURE_SCHEMA, FEATURE_SCHEMA + FLAT_SCHEMA):
         return True
     log.warning(
         "saved model %s was made with scikit-learn %s and features %s; this is %s and %s: "

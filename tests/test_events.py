@@ -242,3 +242,45 @@ def test_the_everyday_ingest_answers_exactly_as_the_fastapi_route_does(make_clie
         )
     assert answers[0] == answers[1]
     assert answers[0][2][0] == 422 and "amount" in str(answers[0][2][1])
+
+
+def test_the_fast_ingest_path_reads_headers_as_fastapi_does(client, auth):
+    """Unusual headers take FastAPI's route and its answer: a repeated header counts by its
+    first value, and only ``application/json`` itself is JSON here (other types: FastAPI's
+    rules)."""
+    import json
+
+    body = json.dumps({"amount": 12.5, "category": "mercado", "merchant": "Dia"}).encode()
+    bearer = auth["Authorization"]
+    client.get("/model", headers=auth)  # the token's user is known: the fast path may answer
+
+    def post(headers: list[tuple[str, str]], path: str = "/event"):
+        return client.post(path, content=body, headers=headers)
+
+    json_type = ("content-type", "application/json")
+    assert (
+        post([("authorization", "Bearer forged"), ("authorization", bearer), json_type]).status_code
+        == 401
+    )
+    assert (
+        post([("authorization", bearer), ("authorization", "Bearer forged"), json_type]).status_code
+        == 201
+    )
+    bad_key = post(
+        [
+            ("authorization", bearer),
+            ("idempotency-key", "a b"),
+            ("idempotency-key", "k2"),
+            json_type,
+        ]
+    )
+    assert bad_key.status_code == 422 and "Idempotency-Key" in bad_key.text
+    for media_type in ("application/jsonx", "application/json-seq", "text/plain"):
+        answer = post([("authorization", bearer), ("content-type", media_type)])
+        via_fastapi = post(
+            [("authorization", bearer), ("content-type", media_type)], "/event?lang=pt-BR"
+        )
+        assert answer.status_code == via_fastapi.status_code == 422, media_type
+        assert answer.json() == via_fastapi.json()
+    for media_type in ("application/json; charset=utf-8", "APPLICATION/JSON"):
+        assert post([("authorization", bearer), ("content-type", media_type)]).status_code == 201

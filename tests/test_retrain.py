@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 from fastapi.testclient import TestClient
 
-from models.detector import MIN_THRESHOLD
+from models.detector import MIN_THRESHOLD, Detector
 from tests.conftest import signup_and_login
 from vigilante.simulate import Simulator
 
@@ -149,3 +149,28 @@ def test_the_alert_rate_is_set_per_user(make_client):
         assert r.json()["detail"][0]["field"].endswith("alert_rate")
     r = client.put("/model/alert_rate", json={"alert_rate": None}, headers=auth)
     assert r.json()["alert_rate"] == 0.03
+
+
+def test_a_stored_version_that_cannot_be_read_scores_by_the_prior_instead_of_failing(client):
+    """After a rollback, a newer worker's format, or damaged bytes: expenses keep flowing."""
+    from sqlalchemy import insert
+
+    from models import store
+    from vigilante.tables import detector_models
+
+    auth = signup_and_login(client)
+    meta = store._meta(Detector(version="if-unreadable", samples=600, user_rows=600))
+    with client.app.state.ctx.engine.begin() as conn:
+        conn.execute(
+            insert(detector_models).values(
+                user_id=1,
+                version="if-unreadable",
+                created_ms=0,
+                user_rows=600,
+                meta=meta,
+                forest=store.FLAT_PREFIX + b"\xff" * 40,
+            )
+        )
+    answer = client.post("/event", json=payloads(1)[0], headers=auth)
+    assert answer.status_code == 201
+    assert answer.json()["model_version"] == "prior-1"

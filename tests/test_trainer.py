@@ -119,3 +119,40 @@ def test_a_fit_elsewhere_is_the_fit_here_even_after_the_child_dies():
         assert fitted.forest_tail == here.forest_tail
         assert np.array_equal(fitted.flat.anomaly(rows), here.flat.anomaly(rows))
     assert len(blob) > 0 and trainer._child is None  # closed: no process left behind
+
+
+def test_a_stuck_trainer_is_killed_and_the_next_fit_gets_a_new_one():
+    import pytest
+
+    from vigilante.trainer import TrainerFailed
+
+    rng = np.random.default_rng(2)
+    X = rng.normal(size=(400, len(FEATURE_NAMES)))
+    trainer = Trainer(in_process=True, idle_s=600, timeout_s=3)
+    try:
+        trainer.train(X, np.zeros(400), 400)
+        stuck = trainer._child
+        os.kill(stuck.pid, signal.SIGSTOP)  # alive, never answering
+        started = time.monotonic()
+        with pytest.raises(TrainerFailed):
+            trainer.train(X, np.zeros(400), 400)
+        assert time.monotonic() - started < 30
+        assert stuck.wait(10) is not None  # killed, and reaped: no zombie
+        fitted, _, _ = trainer.train(X, np.zeros(400), 400)  # a new child answers
+        assert fitted.samples == 400 and trainer._child.pid != stuck.pid
+    finally:
+        trainer.close()
+
+
+def test_the_trainer_ignores_a_models_folder_where_the_api_was_started(tmp_path, monkeypatch):
+    (tmp_path / "models").mkdir()
+    (tmp_path / "models" / "__init__.py").write_text("raise ImportError('not ours')\n")
+    monkeypatch.chdir(tmp_path)
+    rng = np.random.default_rng(3)
+    trainer = Trainer(in_process=True, idle_s=600)
+    try:
+        fitted, _, _ = trainer.train(rng.normal(size=(300, len(FEATURE_NAMES))), np.zeros(300), 300)
+        assert fitted.samples == 300
+        assert trainer._child is not None and trainer._child.poll() is None  # fitted there
+    finally:
+        trainer.close()

@@ -104,8 +104,14 @@ class DetectorService:
                 detector_models.c.id == newest
             )
         ).one()
-        # A version made by another scikit-learn or feature schema is not used: retrain.
-        detector = store.loads(row.meta, row.forest) or PRIOR
+        # A version made by another scikit-learn or feature schema is not used: retrain. One
+        # that cannot be read at all (a newer format after a rollback, damaged bytes) neither:
+        # the expense is scored by the prior rather than refused.
+        try:
+            detector = store.loads(row.meta, row.forest) or PRIOR
+        except Exception:
+            log.exception("user %s: stored detector %s cannot be loaded", user_id, newest)
+            detector = PRIOR
         self._remember(user_id, newest, detector)
         return detector
 

@@ -56,7 +56,10 @@ def _serve(conn, parent: int) -> None:
             answer = (True, fit(*job))
         except Exception:  # reported to the caller, who logs it and keeps the current version
             answer = (False, traceback.format_exc())
-        conn.send(answer)
+        try:
+            conn.send(answer)
+        except OSError:  # the API process went away mid-fit
+            return
 
 
 def main() -> None:
@@ -75,9 +78,12 @@ class TrainerFailed(RuntimeError):
 class Trainer:
     """Runs :func:`fit` in one child process, started on demand and stopped when idle."""
 
-    def __init__(self, in_process: bool = True, idle_s: float = 120.0):
+    def __init__(self, in_process: bool = True, idle_s: float = 120.0, timeout_s: float = 600.0):
         self.in_process = in_process
         self.idle_s = idle_s
+        # A fit of 20,000 expenses takes well under a second; a child silent this long is
+        # stuck (stopped, swapping): it is killed so that fits do not wait behind it forever.
+        self.timeout_s = timeout_s
         self._lock = threading.Lock()  # one fit at a time through the pipe
         self._child: subprocess.Popen | None = None
         self._conn = None
@@ -103,11 +109,21 @@ class Trainer:
             try:
                 conn = self._started()
                 conn.send((X, explicit, user_rows))
-                ok, answer = conn.recv()  # waits without the GIL
+                if not conn.poll(self.timeout_s):  # waits without the GIL
+                    self._stop(kill=True)
+                    raise TrainerFailed(f"no answer from the trainer in {self.timeout_s:.0f} s")
+                ok, answer = conn.recv()
+            except TrainerFailed:
+                raise
             except Exception as exc:  # no child (cannot start, died mid-fit): fit here
                 log.warning("trainer process unavailable (%r); fitting in this process", exc)
                 self._stop()
                 return fit(X, explicit, user_rows)
+            except BaseException:
+                # Interrupted between the question and its answer: that answer must never
+                # reach the next caller (it would be another user's version).
+                self._stop(kill=True)
+                raise
             self._idle_timer = threading.Timer(self.idle_s, self._stop_if_idle)
             self._idle_timer.daemon = True
             self._idle_timer.start()
@@ -132,6 +148,7 @@ class Trainer:
                 pass_fds=[theirs.fileno()],
                 stdin=subprocess.DEVNULL,
                 env=env,
+                cwd=root,  # -m puts the working directory first on sys.path: ours, not a user's
                 start_new_session=True,
             )
         finally:
@@ -139,13 +156,16 @@ class Trainer:
         self._child, self._conn = child, Connection(ours.detach())
         return self._conn
 
-    def _stop(self) -> None:
+    def _stop(self, kill: bool = False) -> None:
         child, conn, self._child, self._conn = self._child, self._conn, None, None
         if conn is not None:
-            with contextlib.suppress(OSError):
-                conn.send(None)
+            if not kill:
+                with contextlib.suppress(OSError):
+                    conn.send(None)
             conn.close()
         if child is not None:
+            if kill:
+                child.kill()
             try:
                 child.wait(5)
             except subprocess.TimeoutExpired:

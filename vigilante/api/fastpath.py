@@ -62,8 +62,11 @@ class IngestFastPath:
 
 def _take(ctx: AppContext, scope: Scope, body: bytes, single: bool):
     """(user, expenses, language, key) when this request is the common case; else None."""
-    headers = dict(scope["headers"])  # lower-case names (ASGI); a repeated name: the last one
-    if not headers.get(b"content-type", b"").startswith(b"application/json"):
+    headers: dict[bytes, bytes] = {}
+    for name, value in scope["headers"]:  # lower-case names (ASGI)
+        headers.setdefault(name, value)  # a repeated name: the first one, as Starlette reads it
+    media_type = headers.get(b"content-type", b"").partition(b";")[0].strip().lower()
+    if media_type != b"application/json":  # other JSON types: FastAPI's own rules decide
         return None
     if ctx.settings.auth_enabled:
         scheme, _, token = headers.get(b"authorization", b"").decode("latin-1").partition(" ")
