@@ -174,3 +174,44 @@ def test_a_stored_version_that_cannot_be_read_scores_by_the_prior_instead_of_fai
     answer = client.post("/event", json=payloads(1)[0], headers=auth)
     assert answer.status_code == 201
     assert answer.json()["model_version"] == "prior-1"
+
+
+def test_versions_stored_before_the_flat_format_are_rewritten_at_start_and_score_alike(
+    make_client, tmp_path
+):
+    """An upgrade keeps every user's version (same name, same scores) and rewrites it with
+    flat trees, so that the API process does not load scikit-learn to use it."""
+    import pickle
+
+    import numpy as np
+    from sqlalchemy import insert, select
+
+    from models import store
+    from models.features import FEATURE_NAMES, FEATURE_SCHEMA
+    from vigilante.tables import detector_models
+
+    first = make_client(data_dir=tmp_path / "shared")
+    auth = signup_and_login(first)
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(600, len(FEATURE_NAMES)))
+    old = Detector.train(X, np.zeros(len(X)), user_rows=600)
+    meta = store._meta(old) | {"feature_schema": FEATURE_SCHEMA}  # as the previous code wrote
+    blob = store.PICKLE_PREFIX + pickle.dumps(old.forest, protocol=5)
+    engine = first.app.state.ctx.engine
+    with engine.begin() as conn:
+        conn.execute(
+            insert(detector_models).values(
+                user_id=1, version=old.version, created_ms=0, user_rows=600, meta=meta, forest=blob
+            )
+        )
+
+    again = make_client(data_dir=tmp_path / "shared")  # the upgraded API starts
+    with engine.connect() as conn:
+        stored = conn.execute(select(detector_models.c.meta, detector_models.c.forest)).one()
+    assert bytes(stored.forest).startswith(store.FLAT_PREFIX)
+    assert again.get("/model", headers=auth).json()["version"] == old.version
+    rows = rng.normal(0, 3, size=(30, len(FEATURE_NAMES)))
+    loaded = store.loads(stored.meta, bytes(stored.forest))
+    assert loaded.forest is None
+    assert np.array_equal(loaded.flat.anomaly(rows), -old.forest.score_samples(rows))
+    assert loaded.score_quantiles == old.score_quantiles

@@ -205,6 +205,37 @@ class DetectorService:
         log.info("user %s: detector %s trained on %d expenses", user_id, detector.version, len(X))
         return detector
 
+    def flatten_stored_versions(self) -> int:
+        """Rewrite versions stored before the flat format in it; the number rewritten.
+
+        Same forest, same thresholds, same version name: only the stored form changes, so that
+        loading them never brings scikit-learn into this process. The unpickling happens in
+        the trainer. A version it cannot use (another scikit-learn) is left to be retrained.
+        """
+        not_flat = func.substr(detector_models.c.forest, 1, 4) != store.FLAT_PREFIX
+        with self.engine.connect() as conn:
+            legacy = conn.execute(
+                select(detector_models.c.id, detector_models.c.meta, detector_models.c.forest)
+                .where(not_flat)
+                .order_by(detector_models.c.id)
+            ).all()
+        done = 0
+        for row in legacy:
+            flat = self.trainer.flatten(row.meta, bytes(row.forest))
+            if flat is None:
+                continue
+            meta, blob = flat
+            with write_transaction(self.engine) as conn:
+                conn.execute(
+                    update(detector_models)
+                    .where(detector_models.c.id == row.id, not_flat)  # once across workers
+                    .values(meta=meta, forest=blob)
+                )
+            done += 1
+        if done:
+            log.info("%d stored detector version(s) rewritten with flat trees", done)
+        return done
+
     def _store(self, user_id: int, detector: Detector, meta: dict, blob: bytes) -> None:
         with write_transaction(self.engine) as conn:
             row_id = conn.execute(

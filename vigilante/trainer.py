@@ -40,6 +40,16 @@ def fit(X: np.ndarray, explicit: np.ndarray, user_rows: int) -> tuple[dict, byte
     return store.dumps(Detector.train(X, explicit, user_rows=user_rows))
 
 
+def flatten(meta: dict, blob: bytes) -> tuple[dict, bytes] | None:
+    """A version stored in an older format (the sklearn forest alone), in the current one:
+    the same forest and thresholds, its trees flattened; None if it cannot be used here."""
+    detector = store.loads(meta, blob)
+    return None if detector is None else store.dumps(detector)
+
+
+JOBS = {"fit": fit, "flatten": flatten}
+
+
 def _serve(conn, parent: int) -> None:
     """The child: fit what arrives on the pipe until it closes (or the API process is gone)."""
     while True:
@@ -52,8 +62,9 @@ def _serve(conn, parent: int) -> None:
             return
         if job is None:
             return
+        name, args = job
         try:
-            answer = (True, fit(*job))
+            answer = (True, JOBS[name](*args))
         except Exception:  # reported to the caller, who logs it and keeps the current version
             answer = (False, traceback.format_exc())
         try:
@@ -93,22 +104,26 @@ class Trainer:
         self, X: np.ndarray, explicit: np.ndarray, user_rows: int
     ) -> tuple[Detector, dict, bytes]:
         """Fit and return the detector with its stored form; blocks the caller, not the GIL."""
-        meta, blob = self._fit(X, explicit, user_rows)
+        meta, blob = self._call("fit", X, explicit, user_rows)
         detector = store.loads(meta, blob)
         if detector is None:  # the child runs this very code: its versions always load here
             raise TrainerFailed("the trainer returned a version this process cannot load")
         return detector, meta, blob
 
-    def _fit(self, X: np.ndarray, explicit: np.ndarray, user_rows: int) -> tuple[dict, bytes]:
+    def flatten(self, meta: dict, blob: bytes) -> tuple[dict, bytes] | None:
+        """:func:`flatten` in the child, so this process never unpickles an sklearn forest."""
+        return self._call("flatten", meta, blob)
+
+    def _call(self, name: str, *args):
         if not self.in_process:
-            return fit(X, explicit, user_rows)
+            return JOBS[name](*args)
         with self._lock:
             if self._idle_timer is not None:
                 self._idle_timer.cancel()
                 self._idle_timer = None
             try:
                 conn = self._started()
-                conn.send((X, explicit, user_rows))
+                conn.send((name, args))
                 if not conn.poll(self.timeout_s):  # waits without the GIL
                     self._stop(kill=True)
                     raise TrainerFailed(f"no answer from the trainer in {self.timeout_s:.0f} s")
@@ -116,9 +131,9 @@ class Trainer:
             except TrainerFailed:
                 raise
             except Exception as exc:  # no child (cannot start, died mid-fit): fit here
-                log.warning("trainer process unavailable (%r); fitting in this process", exc)
+                log.warning("trainer process unavailable (%r); working in this process", exc)
                 self._stop()
-                return fit(X, explicit, user_rows)
+                return JOBS[name](*args)
             except BaseException:
                 # Interrupted between the question and its answer: that answer must never
                 # reach the next caller (it would be another user's version).
@@ -128,7 +143,7 @@ class Trainer:
             self._idle_timer.daemon = True
             self._idle_timer.start()
         if not ok:
-            raise TrainerFailed(f"the fit failed in the trainer process:\n{answer}")
+            raise TrainerFailed(f"{name} failed in the trainer process:\n{answer}")
         return answer
 
     def _started(self) -> Connection:
