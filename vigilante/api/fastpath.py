@@ -16,13 +16,14 @@ declared in FastAPI, which documents them (OpenAPI) and serves every request not
 
 from __future__ import annotations
 
+import orjson
 from pydantic import TypeAdapter, ValidationError
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from vigilante.api.callers import _KEY
 from vigilante.api.deps import AppContext, choose_language
-from vigilante.api.responses import FastJSONResponse
+from vigilante.api.limits import SecurityHeaders
 from vigilante.schemas import ExpenseIn
 
 _ONE = TypeAdapter(ExpenseIn)
@@ -31,19 +32,32 @@ _PATHS = {"/event": True, "/events": False}  # path -> single
 
 
 class IngestFastPath:
-    def __init__(self, app: ASGIApp):
+    """Outermost of the app's own middleware: the common case skips the others too.
+
+    What they would do to this answer, it does itself: the security headers
+    (``SecurityHeaders``), ``Vary: Origin`` (Starlette's CORS middleware, for a request without
+    an ``Origin``; a request with one goes through CORS), and the body limit (a body over it
+    goes on, replayed, to ``BodySizeLimit``, which refuses it as it would have).
+    """
+
+    def __init__(self, app: ASGIApp, max_bytes: int):
         self.app = app
+        self.max_bytes = max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         single = _PATHS.get(scope.get("path")) if scope["type"] == "http" else None
         if single is None or scope["method"] != "POST" or scope.get("query_string"):
             await self.app(scope, receive, send)
             return
-        body, receive = await _read_body(receive)
-        if body is None:
-            return  # the client left before sending its body: no one to answer
+        if _declared_too_big(scope, self.max_bytes):  # BodySizeLimit refuses it unread
+            await self.app(scope, receive, send)
+            return
+        body, receive = await _read_body(receive, self.max_bytes)
+        if body is None:  # over the limit (refused further in) or the client left
+            await self.app(scope, receive, send)
+            return
         ctx: AppContext = scope["app"].state.ctx
-        taken = _take(ctx, scope, body, single)
+        taken = _take(ctx, scope, body, single, self.max_bytes)
         if taken is None:
             await self.app(scope, receive, send)
             return
@@ -55,16 +69,38 @@ class IngestFastPath:
             if handler is None:
                 raise
             response = await handler(Request(scope, receive), exc)
-        else:
-            response = FastJSONResponse(out[0] if single else out, status_code=201)
-        await response(scope, receive, send)
+            await response(scope, receive, _with_our_headers(send))
+            return
+        content = orjson.dumps(out[0] if single else out)
+        # What FastJSONResponse(content, 201) sends once the middleware has added its headers.
+        headers = [(b"content-length", str(len(content)).encode()), *_ANSWER_HEADERS]
+        await send({"type": "http.response.start", "status": 201, "headers": headers})
+        await send({"type": "http.response.body", "body": content})
 
 
-def _take(ctx: AppContext, scope: Scope, body: bytes, single: bool):
+# After content-length: the response's type, CORS's Vary, then the security headers.
+_EXTRA_HEADERS = [(b"vary", b"Origin"), *SecurityHeaders.API_HEADERS]
+_ANSWER_HEADERS = [(b"content-type", b"application/json"), *_EXTRA_HEADERS]
+
+
+def _with_our_headers(send: Send) -> Send:
+    async def sending(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            names = {name for name, _ in _EXTRA_HEADERS}
+            kept = [(k, v) for k, v in message.get("headers", []) if k.lower() not in names]
+            message["headers"] = kept + _EXTRA_HEADERS
+        await send(message)
+
+    return sending
+
+
+def _take(ctx: AppContext, scope: Scope, body: bytes, single: bool, max_bytes: int):
     """(user, expenses, language, key) when this request is the common case; else None."""
     headers: dict[bytes, bytes] = {}
     for name, value in scope["headers"]:  # lower-case names (ASGI)
         headers.setdefault(name, value)  # a repeated name: the first one, as Starlette reads it
+    if b"origin" in headers:  # a browser's request: CORS answers it
+        return None
     media_type = headers.get(b"content-type", b"").partition(b";")[0].strip().lower()
     if media_type != b"application/json":  # other JSON types: FastAPI's own rules decide
         return None
@@ -95,27 +131,37 @@ def _take(ctx: AppContext, scope: Scope, body: bytes, single: bool):
     return user_id, items, lang, key
 
 
-async def _read_body(receive: Receive) -> tuple[bytes | None, Receive]:
-    """The whole body (None if the client left), and a ``receive`` that hands it on again."""
-    chunks = []
+async def _read_body(receive: Receive, max_bytes: int) -> tuple[bytes | None, Receive]:
+    """The whole body, or None (over ``max_bytes``, or the client left); and a ``receive``
+    that hands on again what was read, then what follows."""
+    messages: list[Message] = []
+    seen = 0
     while True:
         message = await receive()
+        messages.append(message)
         if message["type"] != "http.request":
-            return None, receive
-        chunks.append(message.get("body", b""))
-        if not message.get("more_body", False):
             break
-    body = b"".join(chunks)
-    replayed = False
+        seen += len(message.get("body", b""))
+        if seen > max_bytes or not message.get("more_body", False):
+            break
+    complete = messages[-1]["type"] == "http.request" and not messages[-1].get("more_body")
+    if complete and seen <= max_bytes:
+        body = b"".join(m.get("body", b"") for m in messages)
+        messages = [{"type": "http.request", "body": body, "more_body": False}]
+    else:
+        body = None
 
     async def replay() -> Message:
-        nonlocal replayed
-        if not replayed:
-            replayed = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        return await receive()
+        return messages.pop(0) if messages else await receive()
 
     return body, replay
+
+
+def _declared_too_big(scope: Scope, max_bytes: int) -> bool:
+    for name, value in scope["headers"]:
+        if name == b"content-length":
+            return not value.isdigit() or int(value) > max_bytes
+    return False
 
 
 def _handler_for(app, exc: Exception):

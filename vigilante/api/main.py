@@ -169,8 +169,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for router in (alerts_routes.router, rules.router, budgets.router, webhooks.router, me.router):
         app.include_router(router)
     errors.document(app)
-    # Innermost of ours: the everyday POST /event and /events skip FastAPI's request handling.
-    app.add_middleware(IngestFastPath)
     # Added last = outermost: the body limit answers before anything reads the body, and every
     # answer (413s and CORS preflights included) carries the security headers.
     app.add_middleware(
@@ -183,4 +181,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(SecurityHeaders)
+    # Outermost of ours: the everyday POST /event and /events skip the rest, FastAPI included.
+    app.add_middleware(IngestFastPath, max_bytes=settings.max_body_bytes)
     return app
