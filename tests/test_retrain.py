@@ -199,16 +199,21 @@ def test_versions_stored_before_the_flat_format_are_rewritten_at_start_and_score
     blob = store.PICKLE_PREFIX + pickle.dumps(old.forest, protocol=5)
     engine = first.app.state.ctx.engine
     with engine.begin() as conn:
-        conn.execute(
-            insert(detector_models).values(
-                user_id=1, version=old.version, created_ms=0, user_rows=600, meta=meta, forest=blob
+        for version in ("if-kept-beside", old.version):  # an older kept version, the current
+            conn.execute(
+                insert(detector_models).values(
+                    user_id=1, version=version, created_ms=0, user_rows=600, meta=meta, forest=blob
+                )
             )
-        )
 
     again = make_client(data_dir=tmp_path / "shared")  # the upgraded API starts
+    wait_for_training(again)  # the rewriting runs in the background
     with engine.connect() as conn:
-        stored = conn.execute(select(detector_models.c.meta, detector_models.c.forest)).one()
+        kept, stored = conn.execute(
+            select(detector_models.c.meta, detector_models.c.forest).order_by(detector_models.c.id)
+        ).all()
     assert bytes(stored.forest).startswith(store.FLAT_PREFIX)
+    assert bytes(kept.forest) == blob  # never loaded: left as it was
     assert again.get("/model", headers=auth).json()["version"] == old.version
     rows = rng.normal(0, 3, size=(30, len(FEATURE_NAMES)))
     loaded = store.loads(stored.meta, bytes(stored.forest))

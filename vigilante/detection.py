@@ -80,6 +80,7 @@ class DetectorService:
         self._fit_gate = threading.Lock()  # one fit at a time: they are CPU-bound
         self._training: dict[int, threading.Thread] = {}
         self._attempted: dict[int, int] = {}  # user -> rows when a fit found too little data
+        self._upkeep: threading.Thread | None = None  # rewriting stored versions (start-up)
 
     def for_user(self, user_id: int, conn: Connection | None = None) -> Detector:
         """The newest version stored for this user; pass the ingest's connection to read it
@@ -205,18 +206,34 @@ class DetectorService:
         log.info("user %s: detector %s trained on %d expenses", user_id, detector.version, len(X))
         return detector
 
+    def flatten_stored_versions_in_background(self) -> None:
+        """At start-up, without delaying it: many users' versions may take a while."""
+        self._upkeep = threading.Thread(
+            target=self._flatten_logged, daemon=True, name="flatten-versions"
+        )
+        self._upkeep.start()
+
+    def _flatten_logged(self) -> None:
+        try:
+            self.flatten_stored_versions()
+        except Exception:  # they still load (bringing scikit-learn into this process) and score
+            log.exception("could not rewrite stored detector versions with flat trees")
+
     def flatten_stored_versions(self) -> int:
-        """Rewrite versions stored before the flat format in it; the number rewritten.
+        """Rewrite each user's current version, if stored before the flat format, in it; the
+        number rewritten.
 
         Same forest, same thresholds, same version name: only the stored form changes, so that
-        loading them never brings scikit-learn into this process. The unpickling happens in
-        the trainer. A version it cannot use (another scikit-learn) is left to be retrained.
+        loading it never brings scikit-learn into this process. The unpickling happens in the
+        trainer. A version it cannot use (another scikit-learn) is left to be retrained; older
+        versions kept beside the current one are never loaded, so they are left as they are.
         """
         not_flat = func.substr(detector_models.c.forest, 1, 4) != store.FLAT_PREFIX
+        current = select(func.max(detector_models.c.id)).group_by(detector_models.c.user_id)
         with self.engine.connect() as conn:
             legacy = conn.execute(
                 select(detector_models.c.id, detector_models.c.meta, detector_models.c.forest)
-                .where(not_flat)
+                .where(not_flat, detector_models.c.id.in_(current.scalar_subquery()))
                 .order_by(detector_models.c.id)
             ).all()
         done = 0
@@ -322,5 +339,5 @@ class DetectorService:
     def wait(self, timeout: float = 60) -> None:
         """Block until background retrains (if any) have finished: for tests and benchmarks."""
         deadline = time.monotonic() + timeout
-        for thread in list(self._training.values()):
+        for thread in [*self._training.values(), *filter(None, [self._upkeep])]:
             thread.join(max(0.0, deadline - time.monotonic()))

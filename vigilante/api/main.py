@@ -97,10 +97,7 @@ def build_context(settings: Settings) -> AppContext:
         settings.min_train_samples,
         shared_trainer(settings.train_in == "process", settings.trainer_idle_seconds),
     )
-    try:
-        detectors.flatten_stored_versions()
-    except Exception:  # they still load (bringing scikit-learn into this process) and score
-        log.exception("could not rewrite stored detector versions with flat trees")
+    detectors.flatten_stored_versions_in_background()
     ingestor = Ingestor(
         engine=engine,
         detectors=detectors,
