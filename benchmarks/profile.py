@@ -106,16 +106,10 @@ def _env(**values):
 
 def _cpu() -> float:
     """CPU seconds of this process and its children (the trainer's fits count too)."""
+    from benchmarks.servers import children, cpu_seconds
+
     total = time.process_time() + resource.getrusage(resource.RUSAGE_CHILDREN).ru_utime
-    me, tick = os.getpid(), os.sysconf("SC_CLK_TCK")
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == me:  # ppid
-            total += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
-    return total
+    return total + sum(cpu_seconds(pid) or 0.0 for pid in children(os.getpid()))
 
 
 async def _stream(app, requests: int, ours: bool, stub: bool, on_start=None) -> float:
@@ -418,7 +412,6 @@ def render(layers, steps, inside, memory) -> str:
 
 
 def main() -> None:
-    from pathlib import Path
 
     from benchmarks.report import replace_section
 

@@ -30,7 +30,7 @@ from sqlalchemy.pool import NullPool
 from benchmarks.load import LoadResult, post_load
 from benchmarks.payloads import expense_payload
 from benchmarks.report import replace_section
-from benchmarks.servers import children, server
+from benchmarks.servers import children, cpu_seconds, server
 from vigilante.migrate import upgrade
 from vigilante.security import create_access_token, hash_password
 from vigilante.tables import users
@@ -65,15 +65,6 @@ def process_tree(pid: int) -> list[int]:
         # machine has (this one has not), and without it the workers went uncounted.
         todo += children(p)
     return pids
-
-
-def cpu_seconds(pid: int) -> float | None:
-    """User + system CPU time of a process so far; None once it is gone."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
 
 
 class CpuMeter:

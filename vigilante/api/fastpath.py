@@ -23,7 +23,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from vigilante.api.callers import _KEY
 from vigilante.api.deps import AppContext, choose_language
-from vigilante.api.limits import SecurityHeaders
+from vigilante.api.limits import SecurityHeaders, declared_too_big
 from vigilante.schemas import ExpenseIn
 
 _ONE = TypeAdapter(ExpenseIn)
@@ -49,7 +49,7 @@ class IngestFastPath:
         if single is None or scope["method"] != "POST" or scope.get("query_string"):
             await self.app(scope, receive, send)
             return
-        if _declared_too_big(scope, self.max_bytes):  # BodySizeLimit refuses it unread
+        if declared_too_big(scope, self.max_bytes):  # BodySizeLimit refuses it unread
             await self.app(scope, receive, send)
             return
         body, receive = await _read_body(receive, self.max_bytes)
@@ -155,13 +155,6 @@ async def _read_body(receive: Receive, max_bytes: int) -> tuple[bytes | None, Re
         return messages.pop(0) if messages else await receive()
 
     return body, replay
-
-
-def _declared_too_big(scope: Scope, max_bytes: int) -> bool:
-    for name, value in scope["headers"]:
-        if name == b"content-length":
-            return not value.isdigit() or int(value) > max_bytes
-    return False
 
 
 def _handler_for(app, exc: Exception):

@@ -12,6 +12,17 @@ class BodyTooLarge(Exception):
 TOO_LARGE = b'{"detail":"request body too large"}'
 
 
+def declared_too_big(scope: Scope, max_bytes: int) -> bool:
+    """A ``Content-Length`` over ``max_bytes`` (one that is not a number is left to the app)."""
+    for name, value in scope.get("headers", ()):
+        if name == b"content-length":
+            try:
+                return int(value) > max_bytes
+            except ValueError:
+                return False
+    return False
+
+
 class BodySizeLimit:
     """Refuse request bodies over ``max_bytes`` with 413.
 
@@ -28,15 +39,9 @@ class BodySizeLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        for name, value in scope.get("headers", ()):
-            if name == b"content-length":
-                try:
-                    too_big = int(value) > self.max_bytes
-                except ValueError:
-                    too_big = False
-                if too_big:
-                    await self._reject(send)
-                    return
+        if declared_too_big(scope, self.max_bytes):
+            await self._reject(send)
+            return
         seen = 0
         exceeded = False
         started = False
