@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from sqlalchemy import insert, select
+from sqlalchemy import event, insert, select
 
-from vigilante.tables import users
+from vigilante.db import engine_for_url, write_transaction
+from vigilante.tables import metadata, users
 from vigilante.writer import GroupCommitWriter, Job
 
 
@@ -144,3 +147,49 @@ def test_coroutines_waiting_in_one_group_each_get_their_own_answer(client):
     assert eva > 0 and flor > 0 and eva != flor
     assert {"dora", "eva", "flor"} <= _names(engine)
     assert "ghost2" not in _names(engine)
+
+
+def test_writers_of_one_process_take_turns_instead_of_meeting_sqlite_busy(tmp_path):
+    """A retrain storing its version beside the group-commit writer: the second writer waits
+    on the process's lock and begins only after the first committed. Left to SQLite it would
+    begin at once, meet SQLITE_BUSY and sleep in its busy handler (up to 100 ms a try), which
+    every request waiting on the group felt."""
+    engine = engine_for_url(f"sqlite:///{tmp_path / 'turns.db'}", busy_timeout_ms=5_000)
+    metadata.create_all(engine)
+    with engine.connect(), engine.connect():
+        pass  # two connections ready in the pool: opening one is not what the second waits for
+    log = []
+    # When a writer takes a connection to begin on (the lock, if any, is taken before), and
+    # when it commits (the lock is released after).
+    event.listen(
+        engine, "checkout", lambda *_: log.append(("connect", threading.current_thread().name))
+    )
+    event.listen(
+        engine, "commit", lambda _: log.append(("commit", threading.current_thread().name))
+    )
+    first_holds = threading.Event()
+
+    def first():
+        with write_transaction(engine) as conn:
+            _add_user("first")(conn)
+            first_holds.set()
+            time.sleep(0.3)
+
+    def second():
+        first_holds.wait()
+        with write_transaction(engine) as conn:
+            _add_user("second")(conn)
+
+    threads = [threading.Thread(target=f, name=f.__name__) for f in (first, second)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert log[:4] == [
+        ("connect", "first"),
+        ("commit", "first"),
+        ("connect", "second"),
+        ("commit", "second"),
+    ]
+    assert {"first", "second"} <= _names(engine)
+    engine.dispose()

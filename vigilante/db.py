@@ -8,6 +8,8 @@ SQLITE_BUSY at once, ignoring the busy timeout, which is exactly the ingest path
 
 from __future__ import annotations
 
+import threading
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -54,6 +56,8 @@ def engine_for_url(
         **pool,
     )
 
+    _WRITE_LOCKS[engine] = (threading.RLock(), busy_timeout_ms / 1000)
+
     @event.listens_for(engine, "connect")
     def _sqlite_pragmas(dbapi_conn, _record):
         # Hand transaction control to SQLAlchemy's begin event (pysqlite's own is deferred).
@@ -75,6 +79,16 @@ def engine_for_url(
     return engine
 
 
+# One SQLite writer at a time: threads of this process queue on a lock, which wakes the next
+# one the moment the last commits. Left to SQLite they would meet SQLITE_BUSY and its busy
+# handler, which sleeps between tries (up to 100 ms at a time, whatever the holder's pace):
+# a retrain storing its version beside the group-commit writer cost every request in flight
+# that long. Other processes (a second worker) still meet the busy handler.
+_WRITE_LOCKS: weakref.WeakKeyDictionary[Engine, tuple[threading.RLock, float]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
 def is_sqlite(engine: Engine) -> bool:
     return engine.dialect.name == "sqlite"
 
@@ -82,10 +96,17 @@ def is_sqlite(engine: Engine) -> bool:
 @contextmanager
 def write_transaction(engine: Engine) -> Iterator[Connection]:
     """A transaction that will write: takes SQLite's write lock up front, commits on exit."""
-    with engine.connect() as conn:
-        conn.execution_options(immediate=True)
-        with conn.begin():
-            yield conn
+    lock, timeout = _WRITE_LOCKS.get(engine, (None, 0.0))
+    # Past the busy timeout, go on to SQLite: it then waits and fails as it would have.
+    held = lock is not None and lock.acquire(timeout=timeout)
+    try:
+        with engine.connect() as conn:
+            conn.execution_options(immediate=True)
+            with conn.begin():
+                yield conn
+    finally:
+        if held:
+            lock.release()
 
 
 @contextmanager
