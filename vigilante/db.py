@@ -8,7 +8,10 @@ SQLITE_BUSY at once, ignoring the busy timeout, which is exactly the ingest path
 
 from __future__ import annotations
 
+import contextlib
+import os
 import threading
+import time
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,6 +19,11 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, text
+
+try:
+    import fcntl
+except ImportError:  # Windows: threads of one process still queue; processes meet SQLite's busy
+    fcntl = None
 from sqlalchemy.engine import URL, make_url
 
 from vigilante.config import Settings
@@ -56,7 +64,10 @@ def engine_for_url(
         **pool,
     )
 
-    _WRITE_LOCKS[engine] = (threading.RLock(), busy_timeout_ms / 1000)
+    on_disk = bool(url.database) and url.database != ":memory:"
+    _TURNS[engine] = WriterTurn(
+        f"{url.database}.writer-lock" if on_disk else None, busy_timeout_ms / 1000
+    )
 
     @event.listens_for(engine, "connect")
     def _sqlite_pragmas(dbapi_conn, _record):
@@ -79,14 +90,77 @@ def engine_for_url(
     return engine
 
 
-# One SQLite writer at a time: threads of this process queue on a lock, which wakes the next
-# one the moment the last commits. Left to SQLite they would meet SQLITE_BUSY and its busy
-# handler, which sleeps between tries (up to 100 ms at a time, whatever the holder's pace):
-# a retrain storing its version beside the group-commit writer cost every request in flight
-# that long. Other processes (a second worker) still meet the busy handler.
-_WRITE_LOCKS: weakref.WeakKeyDictionary[Engine, tuple[threading.RLock, float]] = (
-    weakref.WeakKeyDictionary()
-)
+class WriterTurn:
+    """One SQLite writer at a time, queued where the wait wakes at once.
+
+    Left to SQLite, a second writer meets SQLITE_BUSY and its busy handler, which sleeps
+    between tries (up to 100 ms at a time, whatever the holder's pace) and lets the holder
+    take the lock again and again meanwhile: a retrain storing its version beside the
+    group-commit writer cost every request in flight that long, and two workers' writers
+    starved each other (p99 1.6 s). Threads of one process queue on a lock; processes on an
+    exclusive ``flock`` of a file beside the database, which the kernel hands over the moment
+    its holder lets go (and lets go of for a holder that dies). Past the busy timeout a writer
+    goes on to SQLite, which then waits and fails as it always did.
+    """
+
+    def __init__(self, path: str | None, timeout: float):
+        self.path = path
+        self.timeout = timeout
+        self._threads = threading.RLock()
+        self._local = threading.local()  # re-entry depth in this thread
+
+    @contextmanager
+    def __call__(self) -> Iterator[None]:
+        deadline = time.monotonic() + self.timeout
+        if not self._threads.acquire(timeout=self.timeout):
+            yield
+            return
+        depth = getattr(self._local, "depth", 0)
+        self._local.depth = depth + 1
+        fd = None
+        try:
+            if depth == 0 and self.path is not None and fcntl is not None:
+                fd = self._lock_file(deadline)
+            yield
+        finally:
+            self._local.depth = depth
+            if fd is not None:
+                os.close(fd)  # lets go of the lock
+            self._threads.release()
+
+    def _lock_file(self, deadline: float) -> int | None:
+        """A descriptor holding the lock file, or None if the deadline passed first."""
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return fd
+        except BlockingIOError:
+            os.close(fd)
+        # Taken by another process: wait for it in the kernel (woken at its release), on a
+        # thread of its own so that the wait can end at the deadline. SQLite's own lock stays
+        # what guarantees one writer; this only keeps the queue moving.
+        mutex, got, outcome = threading.Lock(), threading.Event(), {"state": "waiting"}
+
+        def wait_for_it() -> None:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            with mutex:
+                if outcome["state"] == "gave up":
+                    os.close(fd)
+                    return
+                outcome.update(state="got", fd=fd)
+            got.set()
+
+        threading.Thread(target=wait_for_it, daemon=True, name="sqlite-writer-turn").start()
+        got.wait(max(deadline - time.monotonic(), 0.0))
+        with mutex:
+            if outcome["state"] == "got":
+                return outcome["fd"]
+            outcome["state"] = "gave up"
+            return None
+
+
+_TURNS: weakref.WeakKeyDictionary[Engine, WriterTurn] = weakref.WeakKeyDictionary()
 
 
 def is_sqlite(engine: Engine) -> bool:
@@ -96,17 +170,11 @@ def is_sqlite(engine: Engine) -> bool:
 @contextmanager
 def write_transaction(engine: Engine) -> Iterator[Connection]:
     """A transaction that will write: takes SQLite's write lock up front, commits on exit."""
-    lock, timeout = _WRITE_LOCKS.get(engine, (None, 0.0))
-    # Past the busy timeout, go on to SQLite: it then waits and fails as it would have.
-    held = lock is not None and lock.acquire(timeout=timeout)
-    try:
-        with engine.connect() as conn:
-            conn.execution_options(immediate=True)
-            with conn.begin():
-                yield conn
-    finally:
-        if held:
-            lock.release()
+    turn = _TURNS.get(engine)
+    with turn() if turn is not None else contextlib.nullcontext(), engine.connect() as conn:
+        conn.execution_options(immediate=True)
+        with conn.begin():
+            yield conn
 
 
 @contextmanager
