@@ -9,45 +9,113 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Engine, case, func, select, update
+import orjson
+from sqlalchemy import Engine, Integer, bindparam, case, func, select, update
 
-from vigilante.db import write_transaction
+from vigilante.db import DriverQuery, write_transaction
 from vigilante.rendering import expense_out, iso_ms
 from vigilante.schemas import EventQuery
 from vigilante.service import now_ms, to_ms
 from vigilante.tables import expenses, users
 
 DAY_MS = 86_400_000
-_LIST_COLUMNS = [c for c in expenses.c if c.name not in ("features", "evidence", "user_id")]
+
+
+# What an answer shows of an expense (``expense_out``), in this order.
+_OUT = [
+    expenses.c[name]
+    for name in [
+        "id",
+        "amount_cents",
+        "currency",
+        "category",
+        "merchant",
+        "description",
+        "occurred_ms",
+        "account",
+        "external_id",
+        "received_ms",
+        "score",
+        "is_anomaly",
+        "severity",
+        "reasons",
+        "model_version",
+        "feedback",
+    ]
+]
+_OUT_NAMES = [c.name for c in _OUT]
+# GET /events filters: name -> condition on a bind of that name.
+_FILTERS = {
+    "before_id": lambda: expenses.c.id < bindparam("before_id"),
+    "after_id": lambda: expenses.c.id > bindparam("after_id"),
+    "category": lambda: expenses.c.category == bindparam("category"),
+    "account": lambda: expenses.c.account == bindparam("account"),
+    "start": lambda: expenses.c.occurred_ms >= bindparam("start"),
+    "end": lambda: expenses.c.occurred_ms < bindparam("end"),
+}
+_PAGES: dict[tuple, DriverQuery] = {}  # one compiled query per combination of filters used
+
+
+def _page_query(filters: tuple[str, ...], anomalies_only: bool) -> DriverQuery:
+    key = (filters, anomalies_only)
+    query = _PAGES.get(key)
+    if query is None:
+        q = select(*_OUT).where(expenses.c.user_id == bindparam("user_id"))
+        for name in filters:
+            q = q.where(_FILTERS[name]())
+        if anomalies_only:
+            q = q.where(expenses.c.is_anomaly.is_(True))
+        q = q.order_by(expenses.c.id.desc()).limit(bindparam("page_limit", type_=Integer))
+        query = _PAGES[key] = DriverQuery(q)
+    return query
+
+
+def _rows_out(conn, query: DriverQuery, lang: str, **params) -> list[dict]:
+    """The query's rows as answers, read through the driver's own cursor: SQLAlchemy's result
+    rows (a fetch per row, type processing) cost about as much as the page's query itself."""
+    cursor = conn.connection.cursor()
+    try:
+        cursor.execute(*query.bound(conn, **params))
+        rows = cursor.fetchall()
+    finally:
+        cursor.close()
+    out = []
+    for values in rows:
+        row = dict(zip(_OUT_NAMES, values, strict=True))
+        reasons = row["reasons"]
+        if isinstance(reasons, str | bytes):  # SQLite keeps JSON as text; psycopg decodes it
+            row["reasons"] = orjson.loads(reasons)
+        out.append(expense_out(row, lang))
+    return out
 
 
 def list_events(engine: Engine, user_id: int, f: EventQuery, lang: str, limit: int) -> list[dict]:
     """Newest first; with ``after_id``, the newest ``limit`` of those after it."""
-    q = select(*_LIST_COLUMNS).where(expenses.c.user_id == user_id)
-    if f.before_id is not None:
-        q = q.where(expenses.c.id < f.before_id)
-    if f.after_id is not None:
-        q = q.where(expenses.c.id > f.after_id)
-    if f.anomalies_only:
-        q = q.where(expenses.c.is_anomaly.is_(True))
-    if f.category is not None:
-        q = q.where(expenses.c.category == f.category)
-    if f.account is not None:
-        q = q.where(expenses.c.account == f.account)
-    if f.start is not None:
-        q = q.where(expenses.c.occurred_ms >= to_ms(f.start))
-    if f.end is not None:
-        q = q.where(expenses.c.occurred_ms < to_ms(f.end))
-    q = q.order_by(expenses.c.id.desc()).limit(limit)
+    values = {
+        "before_id": f.before_id,
+        "after_id": f.after_id,
+        "category": f.category,
+        "account": f.account,
+        "start": to_ms(f.start) if f.start is not None else None,
+        "end": to_ms(f.end) if f.end is not None else None,
+    }
+    used = {name: value for name, value in values.items() if value is not None}
+    query = _page_query(tuple(used), f.anomalies_only)
     with engine.connect() as conn:
-        return [expense_out(row, lang) for row in conn.execute(q).mappings()]
+        return _rows_out(conn, query, lang, user_id=user_id, page_limit=limit, **used)
+
+
+_ONE = DriverQuery(
+    select(*_OUT).where(
+        expenses.c.user_id == bindparam("user_id"), expenses.c.id == bindparam("expense_id")
+    )
+)
 
 
 def get_event(engine: Engine, user_id: int, expense_id: int, lang: str) -> dict | None:
-    q = select(*_LIST_COLUMNS).where(expenses.c.user_id == user_id, expenses.c.id == expense_id)
     with engine.connect() as conn:
-        row = conn.execute(q).mappings().first()
-    return expense_out(row, lang) if row else None
+        found = _rows_out(conn, _ONE, lang, user_id=user_id, expense_id=expense_id)
+    return found[0] if found else None
 
 
 def set_feedback(engine: Engine, user_id: int, expense_id: int, label: str) -> bool:
