@@ -156,3 +156,17 @@ def test_the_trainer_ignores_a_models_folder_where_the_api_was_started(tmp_path,
         assert trainer._child is not None and trainer._child.poll() is None  # fitted there
     finally:
         trainer.close()
+
+
+def test_fits_run_below_the_api_process_in_cpu_priority():
+    """Background fits yield the CPU to requests (VIGILANTE_TRAINER_NICE, 10 by default)."""
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(300, len(FEATURE_NAMES)))
+    trainer = Trainer(in_process=True, idle_s=600, nice=10)
+    try:
+        trainer.train(X, rng.normal(size=300), 300)
+        child = trainer._child.pid
+        mine = os.getpriority(os.PRIO_PROCESS, 0)
+        assert os.getpriority(os.PRIO_PROCESS, child) == min(mine + 10, 19)
+    finally:
+        trainer.close()

@@ -84,6 +84,12 @@ class Settings(BaseSettings):
     trainer_idle_seconds: float = Field(
         default=120.0, gt=0, description="The trainer process stops after this long without work"
     )
+    trainer_nice: int = Field(
+        default=10,
+        ge=0,
+        le=19,
+        description="How far below the API process the trainer's CPU priority sits (nice)",
+    )
 
     # UI and clients (dashboard, entry app, demo.py)
     lang: Literal["pt-BR", "en"] = "pt-BR"

@@ -74,11 +74,17 @@ def _serve(conn, parent: int) -> None:
 
 
 def main() -> None:
-    """``python -m vigilante.trainer <fd> <parent pid>``: what the API process starts."""
+    """``python -m vigilante.trainer <fd> <parent pid> [nice]``: what the API process starts."""
     fd, parent = int(sys.argv[1]), int(sys.argv[2])
     # Its own session, and deaf to Ctrl-C: the API process decides when it stops (the pipe
     # closes), so a fit in flight is never cut short under the API's feet.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # Background work yields the CPU to requests: a spender streaming thousands of expenses a
+    # second is refitted every second or so, and at the same priority the fits took a third of
+    # a core from the API process. Niced, a fit takes what the API leaves (longer under load,
+    # so the next one starts later: fits then come as fast as idle CPU allows).
+    if len(sys.argv) > 3:
+        os.nice(int(sys.argv[3]))
     _serve(Connection(fd), parent)
 
 
@@ -89,9 +95,16 @@ class TrainerFailed(RuntimeError):
 class Trainer:
     """Runs :func:`fit` in one child process, started on demand and stopped when idle."""
 
-    def __init__(self, in_process: bool = True, idle_s: float = 120.0, timeout_s: float = 600.0):
+    def __init__(
+        self,
+        in_process: bool = True,
+        idle_s: float = 120.0,
+        timeout_s: float = 600.0,
+        nice: int = 0,
+    ):
         self.in_process = in_process
         self.idle_s = idle_s
+        self.nice = nice  # the child's CPU priority below the API process's (``nice`` levels)
         # A fit of 20,000 expenses takes well under a second; a child silent this long is
         # stuck (stopped, swapping): it is killed so that fits do not wait behind it forever.
         self.timeout_s = timeout_s
@@ -159,7 +172,14 @@ class Trainer:
         }
         try:
             child = subprocess.Popen(
-                [sys.executable, "-m", "vigilante.trainer", str(theirs.fileno()), str(os.getpid())],
+                [
+                    sys.executable,
+                    "-m",
+                    "vigilante.trainer",
+                    str(theirs.fileno()),
+                    str(os.getpid()),
+                    str(self.nice),
+                ],
                 pass_fds=[theirs.fileno()],
                 stdin=subprocess.DEVNULL,
                 env=env,
@@ -201,16 +221,17 @@ class Trainer:
             self._stop()
 
 
-_shared: dict[tuple[bool, float], Trainer] = {}
+_shared: dict[tuple[bool, float, int], Trainer] = {}
 _shared_lock = threading.Lock()
 
 
-def shared_trainer(in_process: bool, idle_s: float) -> Trainer:
+def shared_trainer(in_process: bool, idle_s: float, nice: int = 0) -> Trainer:
     """One trainer per API process (apps built in one process, as in tests, share its child)."""
+    key = (in_process, idle_s, nice)
     with _shared_lock:
-        trainer = _shared.get((in_process, idle_s))
+        trainer = _shared.get(key)
         if trainer is None:
-            trainer = _shared[(in_process, idle_s)] = Trainer(in_process, idle_s)
+            trainer = _shared[key] = Trainer(in_process, idle_s, nice=nice)
         return trainer
 
 

@@ -95,7 +95,9 @@ def build_context(settings: Settings) -> AppContext:
         engine,
         settings.retrain_every,
         settings.min_train_samples,
-        shared_trainer(settings.train_in == "process", settings.trainer_idle_seconds),
+        shared_trainer(
+            settings.train_in == "process", settings.trainer_idle_seconds, settings.trainer_nice
+        ),
     )
     detectors.flatten_stored_versions_in_background()
     ingestor = Ingestor(
