@@ -13,8 +13,11 @@ import time
 from pathlib import Path
 
 import numpy as np
+from sqlalchemy import select
 
 from models.features import FEATURE_NAMES
+from vigilante.detection import reachable_url
+from vigilante.tables import users
 from vigilante.trainer import Trainer
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -170,3 +173,36 @@ def test_fits_run_below_the_api_process_in_cpu_priority():
         assert os.getpriority(os.PRIO_PROCESS, child) == min(mine + 10, 19)
     finally:
         trainer.close()
+
+
+def test_the_trainer_reads_the_rows_itself_and_fits_what_the_api_would(client, auth):
+    """On SQLite and PostgreSQL: the child reads the user's training rows from the database
+    (the API process no longer reads and sends 20,000 of them per fit) and fits the version a
+    fit on the rows read here gives."""
+    rng = np.random.default_rng(5)
+    body = [
+        {
+            "amount": round(float(rng.lognormal(3, 0.6)), 2),
+            "category": ["mercado", "transporte", "lazer"][i % 3],
+            "merchant": f"Loja {i % 7}",
+            "occurred_at": f"2026-03-{1 + i // 40:02d}T{8 + i % 12:02d}:{i % 60:02d}:00-03:00",
+        }
+        for i in range(600)
+    ]
+    assert client.post("/events", json=body, headers=auth).status_code == 201
+    ctx = client.app.state.ctx
+    with ctx.engine.connect() as conn:
+        user_id = conn.execute(select(users.c.id).where(users.c.username == "ana")).scalar_one()
+    X, explicit, total = ctx.detectors.training_data(user_id)
+    here, _, _ = Trainer(in_process=False).train(X, explicit, total)
+    trainer = Trainer(in_process=True, idle_s=600)
+    try:
+        url = reachable_url(ctx.engine)
+        there, _, _ = trainer.train_stored(url, user_id, total, 500)
+        too_few = trainer.train_stored(url, user_id, total, len(X) + 1)
+    finally:
+        trainer.close()
+    assert there.samples == here.samples == 600
+    assert there.score_quantiles == here.score_quantiles
+    assert np.array_equal(there.flat.anomaly(X[:50]), here.flat.anomaly(X[:50]))
+    assert too_few is None

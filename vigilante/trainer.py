@@ -2,8 +2,9 @@
 
 A fit (scikit-learn's IsolationForest, then scoring the training rows for the thresholds)
 is ~0.1-0.3 s of CPU, most of it Python that holds the GIL. Run in a thread of the API
-process, it stalled every request behind it. Run here, it takes the other core and the API
-process only reads the rows, sends them, and stores the answer.
+process, it stalled every request behind it. Run here, it takes the other core, at a lower
+CPU priority; it reads the user's training rows from the database itself (``fit_stored``), and
+the API process only stores the answer.
 
 The child is started on first use (a clean interpreter, not a fork of a process with threads
 and open database connections) and stops after ``idle_s`` without work, giving
@@ -40,6 +41,28 @@ def fit(X: np.ndarray, explicit: np.ndarray, user_rows: int) -> tuple[dict, byte
     return store.dumps(Detector.train(X, explicit, user_rows=user_rows))
 
 
+_ENGINES: dict[str, object] = {}  # the databases this process read from, by URL
+
+
+def fit_stored(url: str, user_id: int, user_rows: int, min_samples: int):
+    """Read the user's training rows from the database here, then :func:`fit`; None when there
+    are fewer than ``min_samples`` of them."""
+    from sqlalchemy.pool import NullPool
+
+    from vigilante.db import engine_for_url
+    from vigilante.detection import training_rows  # it imports this module
+
+    engine = _ENGINES.get(url)
+    if engine is None:
+        while len(_ENGINES) >= 8:  # tests point one trainer at many databases
+            _ENGINES.pop(next(iter(_ENGINES))).dispose()
+        engine = _ENGINES[url] = engine_for_url(url, poolclass=NullPool)
+    X, explicit = training_rows(engine, user_id)
+    if len(X) < min_samples:
+        return None
+    return fit(X, explicit, user_rows)
+
+
 def flatten(meta: dict, blob: bytes) -> tuple[dict, bytes] | None:
     """A version stored in an older format (the sklearn forest alone), in the current one:
     the same forest and thresholds, its trees flattened; None if it cannot be used here."""
@@ -47,7 +70,7 @@ def flatten(meta: dict, blob: bytes) -> tuple[dict, bytes] | None:
     return None if detector is None else store.dumps(detector)
 
 
-JOBS = {"fit": fit, "flatten": flatten}
+JOBS = {"fit": fit, "fit_stored": fit_stored, "flatten": flatten}
 
 
 def _serve(conn, parent: int) -> None:
@@ -120,6 +143,19 @@ class Trainer:
         meta, blob = self._call("fit", X, explicit, user_rows)
         detector = store.loads(meta, blob)
         if detector is None:  # the child runs this very code: its versions always load here
+            raise TrainerFailed("the trainer returned a version this process cannot load")
+        return detector, meta, blob
+
+    def train_stored(
+        self, url: str, user_id: int, user_rows: int, min_samples: int
+    ) -> tuple[Detector, dict, bytes] | None:
+        """:func:`fit_stored`: the child reads the rows from the database itself."""
+        stored = self._call("fit_stored", url, user_id, user_rows, min_samples)
+        if stored is None:
+            return None
+        meta, blob = stored
+        detector = store.loads(meta, blob)
+        if detector is None:
             raise TrainerFailed("the trainer returned a version this process cannot load")
         return detector, meta, blob
 
