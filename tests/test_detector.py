@@ -226,6 +226,7 @@ def test_a_first_bill_at_a_new_biller_is_not_left_to_the_forest(life):
 def test_stored_versions_load_in_every_format_and_score_alike():
     import io
     import pickle
+    import struct
 
     import joblib
     import numpy as np
@@ -238,19 +239,24 @@ def test_stored_versions_load_in_every_format_and_score_alike():
     detector = Detector.train(X, np.zeros(len(X)))
     meta, blob = store.dumps(detector)
     assert blob.startswith(store.FLAT_PREFIX)
+    flat, forest = (pickle.dumps(part, protocol=5) for part in (detector.flat, detector.forest))
+    # The flat trees and the forest uncompressed: versions stored before zlib.
+    uncompressed = store.UNCOMPRESSED_PREFIX + struct.pack("<Q", len(flat)) + flat + forest
+    assert len(blob) < len(uncompressed) / 2
     previous = store.PICKLE_PREFIX + pickle.dumps(detector.forest, protocol=5)
     old = io.BytesIO()
     joblib.dump(detector.forest, old)  # how versions were stored before the pickle prefix
     rows = rng.normal(0, 3, size=(50, len(FEATURE_NAMES)))
     expected = -detector.forest.score_samples(rows)
-    for stored in (blob, previous, old.getvalue()):
+    for stored in (blob, uncompressed, previous, old.getvalue()):
         loaded = store.loads(meta, stored)
         assert loaded.version == detector.version
         assert loaded.kind == "isolation-forest+evidence"
         assert np.array_equal(loaded.flat.anomaly(rows), expected)
         assert np.array_equal(loaded.flat.anomaly(rows[:1]), expected[:1])
-    # The current format loads the flat trees alone: scoring needs no scikit-learn object.
+    # The flat formats load the flat trees alone: scoring needs no scikit-learn object.
     assert store.loads(meta, blob).forest is None
+    assert store.loads(meta, uncompressed).forest is None
 
 
 def twenty_places(days: int = 60, explorer: bool = False) -> list[Event]:

@@ -269,7 +269,7 @@ class DetectorService:
         trainer. A version it cannot use (another scikit-learn) is left to be retrained; older
         versions kept beside the current one are never loaded, so they are left as they are.
         """
-        not_flat = func.substr(detector_models.c.forest, 1, 4) != store.FLAT_PREFIX
+        not_flat = func.substr(detector_models.c.forest, 1, 4).not_in(store.FLAT_PREFIXES)
         current = select(func.max(detector_models.c.id)).group_by(detector_models.c.user_id)
         with self.engine.connect() as conn:
             legacy = conn.execute(
