@@ -395,8 +395,9 @@ def render(layers, steps, inside, memory) -> str:
         "The answer is rendered on the event loop after the commit, so the writer thread, "
         "which every request waits for, only does what must happen in the transaction. "
         "Retraining (every `VIGILANTE_RETRAIN_EVERY` expenses of a user) runs in the trainer "
-        "process (`vigilante/trainer.py`): the API process reads the training rows and loads "
-        f"the new version; with the trainer's own CPU counted it adds {full - no_retrain:+.0f} "
+        "process (`vigilante/trainer.py`, niced), which reads the training rows from the "
+        "database itself; the API process counts the rows, stores the compressed version and "
+        f"loads it. With the trainer's own CPU counted it adds {full - no_retrain:+.0f} "
         "µs per request here (6,000 requests after 2,000 expenses: two fits; the runs vary by "
         "about as much, so read the two rows as one).",
         "",
