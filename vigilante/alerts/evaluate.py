@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, or_, select
 
 from vigilante.alerts import SEVERITY_RANK, budgets, rules
 from vigilante.tables import alerts, expenses
@@ -216,10 +216,26 @@ def _budget_keys_done(conn: Connection, user_id: int, budget_id: int, month: str
     return {keys[k] for k in found}
 
 
-def open_alerts(conn: Connection, user_id: int, keys: set[str]) -> dict[str, list[dict]]:
-    """Open alerts with these group keys, newest first per key."""
+def open_alerts(
+    conn: Connection, user_id: int, hits: list[Hit], window_ms: int
+) -> dict[str, list[dict]]:
+    """The open alerts these hits could join (see :func:`group`), newest first per key.
+
+    Only those that can fit one of them: first expense within the grouping window of the hits'
+    expenses, or last touched by the same ingest. Reading every open alert of the keys instead
+    grew with the alerts nobody acknowledged, at every pass of the worker.
+    """
+    grouped = [h for h in hits if h.dedupe_key is None]
+    if not grouped:
+        return {}
+    occurred = [h.expense["occurred_ms"] for h in grouped]
+    received = sorted({h.expense["received_ms"] for h in grouped})
+    fits = or_(
+        alerts.c.first_occurred_ms.between(min(occurred) - window_ms, max(occurred) + window_ms),
+        alerts.c.last_received_ms.in_(received),
+    )
     found: dict[str, list[dict]] = {}
-    wanted = sorted(keys)
+    wanted = sorted({h.group_key for h in grouped})
     for start in range(0, len(wanted), 500):
         chunk = wanted[start : start + 500]
         query = (
@@ -228,6 +244,7 @@ def open_alerts(conn: Connection, user_id: int, keys: set[str]) -> dict[str, lis
                 alerts.c.user_id == user_id,
                 alerts.c.group_key.in_(chunk),
                 alerts.c.state == "open",
+                fits,
             )
             .order_by(alerts.c.id.desc())
         )
