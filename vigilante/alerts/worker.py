@@ -338,6 +338,9 @@ class AlertWorker:
 
     def _queue_deliveries(self, conn, user_id, draft, event, hooks, prefs, now) -> None:
         row = draft.row
+        email = bool(prefs and prefs["email"] and mailer.configured(self.settings))
+        if not (hooks or email):  # nobody to tell: skip rendering the alert (inside the lock)
+            return
         lang = (prefs and prefs["lang"]) or self.settings.lang
         alert = alert_out(row, lang)
         for hook in hooks:
@@ -353,7 +356,7 @@ class AlertWorker:
                     event=event,
                     payload=body,
                 )
-        if prefs and prefs["email"] and mailer.configured(self.settings):
+        if email:
             minimum = prefs["email_min_severity"]
             if at_least(row["severity"], minimum):
                 subject, body = mailer.immediate(alert, lang)
