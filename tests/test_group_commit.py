@@ -204,15 +204,17 @@ def test_writers_of_one_process_take_turns_instead_of_meeting_sqlite_busy(tmp_pa
 # to commit, and says when it holds it and when it committed (monotonic clock: one per machine).
 OTHER_WORKER = """
 import sys, time
-from sqlalchemy import insert
+from sqlalchemy import event, insert
 from vigilante.db import engine_for_url, write_transaction
 from vigilante.tables import users
 engine = engine_for_url(sys.argv[1], busy_timeout_ms=5_000)
+committing = []
+event.listen(engine, "commit", lambda _: committing.append(time.monotonic()))  # before release
 with write_transaction(engine) as conn:
     conn.execute(insert(users).values(username="other", password_hash="x", created_ms=0))
     print("holding", flush=True)
     sys.stdin.readline()
-print("committed", time.monotonic(), flush=True)
+print("committed", committing[0], flush=True)
 """
 
 
@@ -284,3 +286,14 @@ def test_a_held_lock_file_delays_writes_by_the_busy_timeout_at_most(tmp_path):
 def _write(engine, name):
     with write_transaction(engine) as conn:
         _add_user(name)(conn)
+
+
+def test_a_lock_file_that_cannot_be_used_leaves_the_ordering_to_sqlite(tmp_path):
+    """Permissions, a filesystem without locks: writes go on, ordered by SQLite alone."""
+    db = tmp_path / "turns.db"
+    engine = engine_for_url(f"sqlite:///{db}", busy_timeout_ms=5_000)
+    metadata.create_all(engine)
+    (tmp_path / "turns.db.writer-lock").mkdir()  # cannot be opened as a file
+    _write(engine, "unqueued")
+    assert "unqueued" in _names(engine)
+    engine.dispose()

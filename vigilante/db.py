@@ -66,7 +66,7 @@ def engine_for_url(
 
     on_disk = bool(url.database) and url.database != ":memory:"
     _TURNS[engine] = WriterTurn(
-        f"{url.database}.writer-lock" if on_disk else None, busy_timeout_ms / 1000
+        f"{url.database}{LOCK_SUFFIX}" if on_disk else None, busy_timeout_ms / 1000
     )
 
     @event.listens_for(engine, "connect")
@@ -88,6 +88,9 @@ def engine_for_url(
             conn.exec_driver_sql("BEGIN")
 
     return engine
+
+
+LOCK_SUFFIX = ".writer-lock"
 
 
 class WriterTurn:
@@ -128,36 +131,69 @@ class WriterTurn:
                 os.close(fd)  # lets go of the lock
             self._threads.release()
 
+    def _open(self) -> int:
+        # Read-only is enough to lock; created with the database's own permissions, so every
+        # account that may write the database may queue here (SQLite does the same for -wal).
+        try:
+            mode = os.stat(self.path.removesuffix(LOCK_SUFFIX)).st_mode & 0o666
+        except OSError:
+            mode = 0o644
+        return os.open(self.path, os.O_RDONLY | os.O_CREAT, mode)
+
     def _lock_file(self, deadline: float) -> int | None:
-        """A descriptor holding the lock file, or None if the deadline passed first."""
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        """A descriptor holding the lock file; None if the deadline passed first, or if the
+        file cannot be used (permissions, a filesystem without locks): SQLite's lock alone then
+        orders the writers, as it did before the queue."""
+        try:
+            fd = self._open()
+        except OSError:
+            return None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             return fd
         except BlockingIOError:
             os.close(fd)
+        except OSError:
+            os.close(fd)
+            return None
         # Taken by another process: wait for it in the kernel (woken at its release), on a
         # thread of its own so that the wait can end at the deadline. SQLite's own lock stays
         # what guarantees one writer; this only keeps the queue moving.
         mutex, got, outcome = threading.Lock(), threading.Event(), {"state": "waiting"}
 
         def wait_for_it() -> None:
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            with mutex:
-                if outcome["state"] == "gave up":
+            try:
+                fd = self._open()
+            except OSError:
+                fd = None
+            if fd is not None:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX)
+                except OSError:
                     os.close(fd)
-                    return
-                outcome.update(state="got", fd=fd)
+                    fd = None
+            with mutex:
+                if fd is not None and outcome["state"] == "waiting":
+                    outcome.update(state="got", fd=fd)
+                else:  # too late, or the lock file cannot be used
+                    if fd is not None:
+                        os.close(fd)
+                    outcome["state"] = "gave up"
             got.set()
 
         threading.Thread(target=wait_for_it, daemon=True, name="sqlite-writer-turn").start()
-        got.wait(max(deadline - time.monotonic(), 0.0))
-        with mutex:
-            if outcome["state"] == "got":
-                return outcome["fd"]
-            outcome["state"] = "gave up"
-            return None
+        interrupted = True
+        try:
+            got.wait(max(deadline - time.monotonic(), 0.0))
+            interrupted = False
+        finally:  # interrupted too: a lock got later must not stay held for nobody
+            with mutex:
+                if outcome["state"] == "got" and interrupted:
+                    os.close(outcome.pop("fd"))
+                    outcome["state"] = "gave up"
+                elif outcome["state"] == "waiting":
+                    outcome["state"] = "gave up"
+        return outcome["fd"] if outcome["state"] == "got" else None
 
 
 _TURNS: weakref.WeakKeyDictionary[Engine, WriterTurn] = weakref.WeakKeyDictionary()

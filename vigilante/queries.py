@@ -6,6 +6,7 @@ Every query is scoped by ``user_id`` first, and every list is bounded: a page is
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -84,7 +85,10 @@ def _rows_out(conn, query: DriverQuery, lang: str, **params) -> list[dict]:
         row = dict(zip(_OUT_NAMES, values, strict=True))
         reasons = row["reasons"]
         if isinstance(reasons, str | bytes):  # SQLite keeps JSON as text; psycopg decodes it
-            row["reasons"] = orjson.loads(reasons)
+            try:
+                row["reasons"] = orjson.loads(reasons)
+            except orjson.JSONDecodeError:  # NaN or Infinity, which json.dumps writes
+                row["reasons"] = json.loads(reasons)
         out.append(expense_out(row, lang))
     return out
 

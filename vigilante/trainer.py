@@ -47,8 +47,6 @@ _ENGINES: dict[str, object] = {}  # the databases this process read from, by URL
 def fit_stored(url: str, user_id: int, user_rows: int, min_samples: int):
     """Read the user's training rows from the database here, then :func:`fit`; None when there
     are fewer than ``min_samples`` of them."""
-    from sqlalchemy.pool import NullPool
-
     from vigilante.db import engine_for_url
     from vigilante.detection import training_rows  # it imports this module
 
@@ -56,7 +54,8 @@ def fit_stored(url: str, user_id: int, user_rows: int, min_samples: int):
     if engine is None:
         while len(_ENGINES) >= 8:  # tests point one trainer at many databases
             _ENGINES.pop(next(iter(_ENGINES))).dispose()
-        engine = _ENGINES[url] = engine_for_url(url, poolclass=NullPool)
+        # One connection kept: a fit comes every few seconds at most, from one thread.
+        engine = _ENGINES[url] = engine_for_url(url, pool_size=1, max_overflow=0)
     X, explicit = training_rows(engine, user_id)
     if len(X) < min_samples:
         return None
@@ -204,7 +203,12 @@ class Trainer:
         ours, theirs = socket.socketpair()
         root = str(Path(__file__).resolve().parent.parent)
         env = os.environ | {
-            "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))
+            "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")])),
+            # One BLAS thread: a fit gains nothing from more, and threads numpy starts at import
+            # would keep the priority of that moment (Linux nices one thread), not the child's.
+            "OPENBLAS_NUM_THREADS": "1",
+            "OMP_NUM_THREADS": "1",
+            "MKL_NUM_THREADS": "1",
         }
         try:
             child = subprocess.Popen(

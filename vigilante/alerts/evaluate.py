@@ -230,9 +230,15 @@ def open_alerts(
         return {}
     occurred = [h.expense["occurred_ms"] for h in grouped]
     received = sorted({h.expense["received_ms"] for h in grouped})
+    # A superset is as good (group() decides): past 500 ingests, their span stands in for them.
+    same_ingest = (
+        alerts.c.last_received_ms.in_(received)
+        if len(received) <= 500
+        else alerts.c.last_received_ms.between(received[0], received[-1])
+    )
     fits = or_(
         alerts.c.first_occurred_ms.between(min(occurred) - window_ms, max(occurred) + window_ms),
-        alerts.c.last_received_ms.in_(received),
+        same_ingest,
     )
     found: dict[str, list[dict]] = {}
     wanted = sorted({h.group_key for h in grouped})
