@@ -10,9 +10,12 @@ from sqlalchemy import create_engine, insert, select
 from sqlalchemy.pool import NullPool
 
 from tests.alert_helpers import alert_client, receiver, run_worker, user, worker  # noqa: F401
+from vigilante.alerts.evaluate import Draft
 from vigilante.alerts.worker import AlertWorker
+from vigilante.db import write_transaction
 from vigilante.migrate import upgrade
 from vigilante.tables import alert_cursors, expenses, users
+from vigilante.tables import alerts as alerts_table
 
 
 @pytest.fixture
@@ -230,3 +233,28 @@ def test_existing_spenders_start_after_their_newest_expense(tmp_path):
         cursor = conn.execute(select(alert_cursors.c.user_id, alert_cursors.c.last_expense_id))
         assert cursor.all() == [(uid, 3)]
     engine.dispose()
+
+
+def test_an_alert_acknowledged_while_the_worker_groups_into_it_starts_a_new_one(app, ana):
+    """The worker read the alert as open, the user acknowledged it before the write: the hit
+    goes to a new open alert, and the acknowledged one stays as the user left it."""
+    app.post("/rules", json={"name": "Grande", "kind": "amount_over", "amount": 100}, headers=ana)
+    app.post("/event", json=charge(0, 150), headers=ana)
+    run_worker(app)
+    (first,) = alerts(app, ana, source="rule")
+    engine = app.app.state.ctx.engine
+    with engine.connect() as conn:
+        row = dict(
+            conn.execute(select(alerts_table).where(alerts_table.c.id == first["id"]))
+            .one()
+            ._mapping
+        )
+    assert app.post(f"/alerts/{first['id']}/ack", headers=ana).status_code == 200
+    draft = Draft(row=row | {"hits": 2}, existing_id=row["id"], before_severity=row["severity"])
+    with write_transaction(engine) as conn:
+        ((stored, event),) = worker(app)._store_all(
+            conn, row["user_id"], [draft], row["created_ms"]
+        )
+    assert event == "alert.created" and stored.existing_id != first["id"]
+    states = {a["id"]: a["state"] for a in alerts(app, ana, source="rule")}
+    assert states == {first["id"]: "acked", stored.existing_id: "open"}
