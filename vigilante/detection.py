@@ -205,9 +205,10 @@ class DetectorService:
         The trainer process reads the rows itself when it can reach the database: 20,000 rows
         cost the API process ~35 ms of its GIL per fit, which every request in flight waited
         out (at a fit a second, a third of POST /event's p99). An in-memory SQLite database
-        exists only here, so its rows are read here and sent.
+        exists only here, so its rows are read here and sent; so are they when fits run in a
+        thread of this process (``VIGILANTE_TRAIN_IN=thread``), with this process's engine.
         """
-        if self._url is not None:
+        if self._url is not None and self.trainer.in_process:  # a trainer process, not a thread
             return self.trainer.train_stored(self._url, user_id, total, self.min_samples)
         X, explicit = training_rows(self.engine, user_id)
         if len(X) < self.min_samples:
