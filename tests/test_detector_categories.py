@@ -5,24 +5,11 @@ The helpers and ana's two months of ordinary life are those of ``tests/test_dete
 
 from __future__ import annotations
 
-import pytest
-
-from tests.test_detector import Event, Scorer, at, codes, event, evidence_of, ordinary_life
-
-
-@pytest.fixture(scope="module")
-def life() -> list[Event]:
-    return ordinary_life()
+# The fixtures ``ana`` and ``life`` too: pytest finds fixtures imported into a test module.
+from tests.test_detector import ana, at, codes, event, evidence_of, life  # noqa: F401
 
 
-@pytest.fixture
-def ana(life) -> Scorer:
-    scorer = Scorer()
-    scorer.replay([Event(**{k: getattr(e, k) for k in Event.__slots__}) for e in life])
-    return scorer
-
-
-def test_a_first_purchase_at_a_price_its_category_usually_has_weighs_less(ana):
+def test_a_first_purchase_at_a_price_its_category_usually_has_weighs_less(ana):  # noqa: F811
     # Ana spends R$ 15-250 on bread, lunch, rides and groceries. A first hardware-store
     # purchase at what such purchases cost is dear for her, but not strange; the same amount
     # in betting, a category nobody around her uses, is.
