@@ -189,6 +189,21 @@ def test_external_id_is_stored_once(client, auth):
     assert len(client.get("/events", headers=auth).json()) == 1
 
 
+def test_a_full_batch_sent_again_is_recognised_by_external_id_and_by_key(client, auth):
+    # 1,000 ids and rows: more than one IN list's worth for each lookup.
+    batch = [dict(EXPENSE, amount=10 + n, external_id=f"bank-{n}") for n in range(1000)]
+    first = client.post("/events", json=batch, headers=auth).json()
+    again = client.post("/events", json=batch[::-1], headers=auth).json()
+    assert [e["id"] for e in again] == [e["id"] for e in first][::-1]
+    key = auth | {"Idempotency-Key": "statement-2026-03"}
+    fresh = [dict(item, external_id=None) for item in batch]
+    stored = client.post("/events", json=fresh, headers=key).json()
+    replayed = client.post("/events", json=fresh, headers=key).json()
+    assert replayed == stored and len({e["id"] for e in stored}) == 1000
+    newest = client.get("/events", params={"limit": 1}, headers=auth).json()
+    assert newest[0]["id"] == max(e["id"] for e in stored)  # nothing stored after them
+
+
 def test_idempotency_key_replays_and_conflicts(client, auth):
     key = {"Idempotency-Key": "abc-123"}
     a = client.post("/event", json=EXPENSE, headers=auth | key)

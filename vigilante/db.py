@@ -199,6 +199,17 @@ class WriterTurn:
 _TURNS: weakref.WeakKeyDictionary[Engine, WriterTurn] = weakref.WeakKeyDictionary()
 
 
+# Values per ``IN (...)`` list: far under SQLite's 32,766 bound variables and PostgreSQL's 65,535
+# parameters a statement, so a statement with other binds beside the list still fits.
+IN_LIST_MAX = 500
+
+
+def in_chunks(values: list, size: int = IN_LIST_MAX) -> Iterator[list]:
+    """``values`` in slices short enough for one ``IN (...)`` list each."""
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
 def is_sqlite(engine: Engine) -> bool:
     return engine.dialect.name == "sqlite"
 

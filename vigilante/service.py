@@ -20,7 +20,7 @@ from sqlalchemy import Engine, bindparam, delete, insert, select
 from models.detector import probability
 from models.evidence import weigh
 from models.features import Event
-from vigilante.db import CURSOR_KEY, DriverQuery, write_transaction
+from vigilante.db import CURSOR_KEY, DriverQuery, in_chunks, write_transaction
 from vigilante.detection import DetectorService
 from vigilante.history import HistoryCache, event_key
 from vigilante.rendering import expense_out
@@ -311,8 +311,7 @@ class Ingestor:
     def _known_external_ids(self, conn, user_id, rows) -> dict:
         wanted = list({r["external_id"] for r in rows if r["external_id"] is not None})
         known = {}
-        for start in range(0, len(wanted), 500):
-            chunk = wanted[start : start + 500]
+        for chunk in in_chunks(wanted):
             for ext, ident in conn.execute(
                 select(expenses.c.external_id, expenses.c.id).where(
                     expenses.c.user_id == user_id, expenses.c.external_id.in_(chunk)
@@ -323,8 +322,7 @@ class Ingestor:
 
     def _rows_by_id(self, conn, user_id, ids) -> dict:
         found = {}
-        for start in range(0, len(ids), 500):
-            chunk = ids[start : start + 500]
+        for chunk in in_chunks(ids):
             for row in conn.execute(
                 select(expenses).where(expenses.c.user_id == user_id, expenses.c.id.in_(chunk))
             ).mappings():

@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Connection, or_, select
 
 from vigilante.alerts import SEVERITY_RANK, budgets, rules
+from vigilante.db import IN_LIST_MAX, in_chunks
 from vigilante.tables import alerts, expenses
 
 MAX_EXPENSE_IDS = 100
@@ -230,10 +231,10 @@ def open_alerts(
         return {}
     occurred = [h.expense["occurred_ms"] for h in grouped]
     received = sorted({h.expense["received_ms"] for h in grouped})
-    # A superset is as good (group() decides): past 500 ingests, their span stands in for them.
+    # A superset is as good (group() decides): past one IN list, their span stands in for them.
     same_ingest = (
         alerts.c.last_received_ms.in_(received)
-        if len(received) <= 500
+        if len(received) <= IN_LIST_MAX
         else alerts.c.last_received_ms.between(received[0], received[-1])
     )
     fits = or_(
@@ -242,8 +243,7 @@ def open_alerts(
     )
     found: dict[str, list[dict]] = {}
     wanted = sorted({h.group_key for h in grouped})
-    for start in range(0, len(wanted), 500):
-        chunk = wanted[start : start + 500]
+    for chunk in in_chunks(wanted):
         query = (
             select(alerts)
             .where(

@@ -35,7 +35,7 @@ from vigilante.alerts import evaluate as ev
 from vigilante.alerts.feed import alert_out
 from vigilante.alerts.outbox import Sender, enqueue
 from vigilante.config import Settings
-from vigilante.db import write_transaction
+from vigilante.db import in_chunks, write_transaction
 from vigilante.service import now_ms
 from vigilante.tables import (
     alert_cursors,
@@ -327,11 +327,11 @@ class AlertWorker:
         """
         stored = [d.existing_id for d in drafts if d.existing_id is not None]
         still_open: set[int] = set()
-        for start in range(0, len(stored), 500):
+        for chunk in in_chunks(stored):
             still_open.update(
                 conn.execute(
                     select(alerts.c.id)
-                    .where(alerts.c.id.in_(stored[start : start + 500]), alerts.c.state == "open")
+                    .where(alerts.c.id.in_(chunk), alerts.c.state == "open")
                     .with_for_update()  # not acknowledged between this and the update
                 ).scalars()
             )
