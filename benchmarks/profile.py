@@ -174,10 +174,10 @@ IN_SERVER = [
 
 
 @contextmanager
-def _timed_parts(spent: dict):
-    """Wrap the IN_SERVER functions to add up their thread CPU time while the block runs."""
+def _timed_parts(spent: dict, parts=IN_SERVER):
+    """Wrap the ``parts`` functions to add up their thread CPU time while the block runs."""
     undo = []
-    for module, name, label in IN_SERVER:
+    for module, name, label in parts:
         owner = importlib.import_module(module)
         *path, attr = name.split(".")
         for part in path:
@@ -212,6 +212,58 @@ def in_server(requests: int) -> list[tuple[str, float]]:
         with _timed_parts(spent):
             uvloop.run(_stream(app, requests, True, False, on_start=spent.clear))
     return [(label, spent.get(label, 0.0) / requests * 1e6) for _, _, label in IN_SERVER]
+
+
+# A batch of 1,000 (`POST /events`), part by part: what the whole request costs per expense.
+IN_BATCH = [
+    ("vigilante.api.fastpath", "_take", "validate the body (pydantic, JSON bytes to models)"),
+    ("vigilante.service", "Ingestor._prepare", "build the rows to store"),
+    *IN_SERVER[1:5],
+    ("vigilante.writer", "GroupCommitWriter._commit_group", "the whole transaction"),
+    ("vigilante.service", "Ingestor._ingest_in", "the whole ingest job"),
+    IN_SERVER[5],
+    ("vigilante.alerts.worker", "AlertWorker._evaluate_user", "alert worker (its own thread)"),
+]
+BATCHES, BATCH = 20, 1000
+
+
+def in_server_batches() -> tuple[list[tuple[str, float]], float, float, float]:
+    """µs per expense of each part while 20 batches of 1,000 are posted one after another (as
+    `make bench` does); then the API process's CPU and the trainer's, µs per expense, and
+    expenses per second."""
+    import uvloop
+
+    parts = {label: (module, name) for module, name, label in IN_BATCH}
+
+    async def post(app, spent) -> tuple[float, float]:
+        harness = Harness(app)
+        async with app.router.lifespan_context(app):
+            await harness.login()
+            bodies = [
+                json.dumps([json.loads(b) for b in _bodies(BATCH, 7 + n, n * BATCH)]).encode()
+                for n in range(BATCHES)
+            ]
+            spent.clear()
+            start, own, wall = _cpu(), time.process_time(), time.perf_counter()
+            for body in bodies:
+                status, out = await harness.call("POST", "/events", body)
+                assert status == 201, out
+            wall = time.perf_counter() - wall
+            await asyncio.sleep(2)  # the alert worker's pass over the last batch counts too
+            own = time.process_time() - own
+            return own, _cpu() - start - own, wall
+
+    spent: dict[str, float] = {}
+    with (
+        tempfile.TemporaryDirectory(prefix="vigilante-profile-") as tmp,
+        _env(VIGILANTE_DATA_DIR=tmp),
+    ):
+        app = _fresh_app("app")
+        with _timed_parts(spent, [(m, n, label) for label, (m, n) in parts.items()]):
+            own, trainer, wall = uvloop.run(post(app, spent))
+    n = BATCHES * BATCH
+    per = {label: spent.get(label, 0.0) / n * 1e6 for label in parts}
+    return list(per.items()), own / n * 1e6, trainer / n * 1e6, n / wall
 
 
 def by_layer(requests: int) -> list[tuple[str, float]]:

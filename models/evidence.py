@@ -314,3 +314,10 @@ def weigh(ctx: Context) -> Weighed:
     # is weighed explicitly against the category instead.
     cap = ESSENTIAL_MODEL_CAP if ctx.category_essential else math.inf
     return Weighed(explicit_evidence(ctx), mitigation(ctx), keep, cap)
+
+
+COMPILED = False  # True once the compiled build of this source has taken over (models/compiled.py)
+if __name__ == "models.evidence":
+    from models.compiled import take_over
+
+    take_over(globals())

@@ -659,3 +659,10 @@ def active_hours(hours: tuple[int, ...] | list[int]) -> tuple[int, int] | None:
                 break
     start, length = best
     return start, (start + length) % 24
+
+
+COMPILED = False  # True once the compiled build of this source has taken over (models/compiled.py)
+if __name__ == "models.features":
+    from models.compiled import take_over
+
+    take_over(globals())

@@ -1,0 +1,105 @@
+"""The Cython builds of models/features.py and models/evidence.py: used, exact, never stale."""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.util
+import shutil
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+import models.evidence as evidence
+import models.features as features
+from models.compiled import BUILD, build_name, take_over
+from vigilante.history import event_key
+from vigilante.simulate import Simulator
+
+MODELS = Path(features.__file__).resolve().parent
+
+
+def _as_python(stem: str):
+    """The module run from its source as Python, beside the compiled one in use."""
+    spec = importlib.util.spec_from_file_location(f"python_{stem}", MODELS / f"{stem}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while it runs
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        del sys.modules[spec.name]
+    return module
+
+
+@pytest.mark.skipif(shutil.which("cc") is None, reason="no C compiler: the detector runs as Python")
+def test_the_compiled_detector_is_built_and_used_where_a_compiler_exists():
+    # `make` builds them; were they missing, every expense would cost twice the CPU.
+    assert features.COMPILED and evidence.COMPILED
+    assert type(features.SpenderHistory.features).__name__ == "cython_function_or_method"
+    assert features.SpenderHistory.__module__ == "models.features"  # pickles by this name
+
+
+def _stream(seed: int, **params):
+    sim = Simulator(seed=seed, start=datetime(2026, 3, 1, tzinfo=UTC), **params)
+    return [s.payload for s in sim.history(days=40)]
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"accounts": 12},
+        {"accounts": 10, "anomaly_rate": 0.1, "night_owls": 0.5, "hard_negative_rate": 3.0},
+    ],
+)
+def test_compiled_features_and_evidence_are_bit_identical_to_python(params):
+    if not features.COMPILED:
+        pytest.skip("not compiled here")
+    python_features, python_evidence = _as_python("features"), _as_python("evidence")
+    assert not python_features.COMPILED
+    histories = [features.SpenderHistory(), python_features.SpenderHistory()]
+    payloads = _stream(3, **params)
+    assert len(payloads) > 1500
+    added = []
+    for n, p in enumerate(payloads):
+        ts = int(datetime.fromisoformat(p["occurred_at"]).timestamp() * 1000)
+        fields = (ts, round(p["amount"] * 100), event_key(p["category"]))
+        events = [
+            module.Event(*fields, event_key(p.get("merchant")), p.get("account", ""), id=n + 1)
+            for module in (features, python_features)
+        ]
+        if n % 97 == 96:  # some feedback on an earlier expense: dismissed, confirmed patterns
+            label = "legit" if n % 2 else "fraud"
+            for history, event in zip(histories, added[-5], strict=True):
+                history.set_feedback(event, label)
+        (vector, ctx), (py_vector, py_ctx) = (
+            h.features(e) for h, e in zip(histories, events, strict=True)
+        )
+        assert vector.tobytes() == py_vector.tobytes(), n
+        assert dataclasses.asdict(ctx) == dataclasses.asdict(py_ctx), n
+        weighed, py_weighed = evidence.weigh(ctx), python_evidence.weigh(py_ctx)
+        assert weighed.llr == py_weighed.llr, n
+        assert [(e.code, e.llr, e.params) for e in weighed.evidence] == [
+            (e.code, e.llr, e.params) for e in py_weighed.evidence
+        ], n
+        for history, event in zip(histories, events, strict=True):
+            history.add(event)
+        added.append(events)
+
+
+def test_an_edited_source_runs_as_python_until_it_is_built_again(tmp_path):
+    if not features.COMPILED:
+        pytest.skip("not compiled here")
+    same = tmp_path / "same" / "features.py"
+    edited = tmp_path / "edited" / "features.py"
+    for path in (same, edited):
+        path.parent.mkdir()
+        shutil.copyfile(MODELS / "features.py", path)
+    edited.write_text(edited.read_text() + "\n# one more line\n")
+    assert build_name(same) == build_name(MODELS / "features.py") != build_name(edited)
+    namespace = {"__file__": str(edited), "__name__": "models.features"}
+    assert take_over(namespace, BUILD) is False
+    assert namespace == {"__file__": str(edited), "__name__": "models.features"}
+    namespace = {"__file__": str(same), "__name__": "models.features"}
+    assert take_over(namespace, BUILD) is True
+    assert namespace["COMPILED"] is True and "SpenderHistory" in namespace
