@@ -21,13 +21,14 @@ from vigilante.config import get_settings
 from vigilante.importers import (
     DATE_FORMATS,
     FORMATS,
+    AmountError,
     ColumnMapping,
     StatementError,
     csv_columns,
     detect_format,
     guess_mapping,
-    parse_amount,
     parse_statement,
+    parse_typed_amount,
     send_statement,
 )
 from vigilante.simulate import BILLS, CATEGORIES, Simulator
@@ -66,21 +67,26 @@ def field_error(name: str) -> None:
         st.markdown(f":red[:material/error: {message}]")
 
 
-def amount_value(text: str) -> str | None:
-    """``42,50`` or ``1.234,56`` as the API's decimal string; unreadable text goes as typed, so
-    that the API names the problem."""
-    text = text.strip()
-    if not text:
-        return None
+def amount_value(text: str) -> tuple[str | None, str | None]:
+    """The typed amount as the API's decimal string, or the reason it is refused.
+
+    ``42,50``, ``1.234,56``, ``1,234.56`` and ``R$ 12,00`` are read strictly
+    (``importers.parse_typed_amount``): ``0,001``, ``1.2.3``, ``5C`` or an ambiguous ``12.345``
+    are refused here rather than guessed into another amount. An empty field is left to the API
+    ("required")."""
+    if not text.strip():
+        return None, None
     try:
-        return str(parse_amount(text))
-    except ValueError:
-        return text
+        return str(parse_typed_amount(text)), None
+    except AmountError as exc:
+        return None, i18n.typed_amount_error(exc, lang)
 
 
-def build_expense(values: dict) -> dict:
+def build_expense(values: dict) -> tuple[dict, str | None]:
+    """The API body and, if the typed amount was refused, why (the body then has no amount)."""
+    amount, amount_error = amount_value(values["amount"])
     body = {
-        "amount": amount_value(values["amount"]),
+        "amount": amount,
         "category": (values["category"] or "").strip() or None,
         "merchant": values["merchant"].strip() or None,
         "account": values["account"].strip() or None,
@@ -91,15 +97,21 @@ def build_expense(values: dict) -> dict:
         now = datetime.now(ZONE)
         moment = datetime.combine(day or now.date(), clock or now.time(), ZONE)
         body["occurred_at"] = moment.isoformat(timespec="seconds")
-    return {k: v for k, v in body.items() if v is not None}
+    return {k: v for k, v in body.items() if v is not None}, amount_error
 
 
 def submit(api: VigilanteClient, values: dict) -> None:
-    """Send the form; keep field errors for the next run, which shows them beside the fields."""
+    """Send the form; keep field errors for the next run, which shows them beside the fields.
+
+    A refused amount is left out of the body, which the API cannot store (the amount is
+    required) but still checks, so its 422 names the other fields' problems in the same run;
+    the amount's own reason replaces the API's "required"."""
+    body, amount_error = build_expense(values)
+    own = {"amount": amount_error} if amount_error else {}
     try:
-        stored = api.post_event(build_expense(values))
+        stored = api.post_event(body)
     except InvalidInput as exc:
-        errors = i18n.field_errors(exc.errors, lang)
+        errors = i18n.field_errors(exc.errors, lang) | own
         beside = {f: m for f, m in errors.items() if f in FIELDS}
         other = "; ".join(f"{f}: {m}" for f, m in errors.items() if f not in FIELDS)
         st.session_state["entry_errors"] = beside | ({"form": other} if other else {})
@@ -107,12 +119,12 @@ def submit(api: VigilanteClient, values: dict) -> None:
         return
     except ApiUnreachable:
         seconds = f"{settings.refresh_seconds:g}"
-        st.session_state["entry_errors"] = {
+        st.session_state["entry_errors"] = own | {
             "form": t("api_down", url=api.base_url, seconds=seconds)
         }
         return
     except ApiError as exc:
-        st.session_state["entry_errors"] = {"form": t("api_error", message=exc.message)}
+        st.session_state["entry_errors"] = own | {"form": t("api_error", message=exc.message)}
         return
     st.session_state["entry_errors"] = {}
     st.session_state["verdict"] = stored

@@ -67,6 +67,45 @@ def test_errors_in_english(live_api, open_app):
     ]
 
 
+def test_a_typed_amount_is_read_strictly_not_guessed(live_api, open_app):
+    """The form sent "0,001" as 1 (the statement parser's guess); now it is refused beside the
+    field, nothing is stored, and the same form then stores "1.234,56" as 1234.56."""
+    at, client = logged_in_app(live_api, open_app)
+    at.selectbox(key="category").select("casa")
+    for typed, message in [
+        ("0,001", "no máximo 2 casas decimais"),
+        ("1.2.3", "separadores fora do lugar"),
+        ("5C", "não é um número"),
+        ("12.345", "valor ambíguo: escreva 12.345,00 (ou 12345) se são milhares"),
+    ]:
+        at.text_input(key="amount").input(typed)
+        at.button(key="submit").click().run()
+        assert not at.exception
+        notes = red_notes(at)
+        assert len(notes) == 1 and notes[0].startswith(f":red[:material/error: {message}"), typed
+        assert at.error[0].value == "Corrija os campos marcados."
+        assert at.text_input(key="amount").value == typed  # kept for the user to fix
+        assert client.events() == [], typed
+    at.text_input(key="amount").input("1.234,56")
+    at.button(key="submit").click().run()
+    assert not at.exception
+    assert not red_notes(at)
+    stored = client.events()
+    assert len(stored) == 1 and stored[0]["amount"] == 1234.56
+
+
+def test_a_refused_amount_in_english(live_api, open_app):
+    at, client = logged_in_app(live_api, open_app, VIGILANTE_LANG="en")
+    at.text_input(key="amount").input("12.345")
+    at.button(key="submit").click().run()
+    assert red_notes(at) == [
+        ":red[:material/error: ambiguous: write 12,345.00 (or 12345) if you mean thousands; "
+        "cents take at most 2 decimal places]",
+        ":red[:material/error: required]",
+    ]
+    assert client.events() == []
+
+
 def test_simulate_sends_realistic_expenses_with_a_progress_bar(live_api, open_app):
     at, client = logged_in_app(live_api, open_app)
     at.number_input(key="sim_count").set_value(40)

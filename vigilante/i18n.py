@@ -242,6 +242,23 @@ STRINGS: dict[str, dict[str, str]] = {
         "en": "at most 2 decimal places",
     },
     "fe_decimal_parsing": {"pt-BR": "não é um número", "en": "is not a number"},
+    # the entry form's own check of a typed amount (importers.parse_typed_amount)
+    "fe_amount_characters": {
+        "pt-BR": "não é um número: use só algarismos, como 1.234,56",
+        "en": "not a number: use digits only, as in 1,234.56",
+    },
+    "fe_amount_grouping": {
+        "pt-BR": "separadores fora do lugar: vírgula antes dos centavos e ponto a cada 3 "
+        "algarismos, como 1.234,56",
+        "en": "misplaced separators: a point before the cents and a comma every 3 digits, as "
+        "in 1,234.56",
+    },
+    "fe_amount_ambiguous": {
+        "pt-BR": "valor ambíguo: escreva {thousands} (ou {plain}) se são milhares; centavos "
+        "têm no máximo 2 casas",
+        "en": "ambiguous: write {thousands} (or {plain}) if you mean thousands; cents take at "
+        "most 2 decimal places",
+    },
     "fe_decimal_type": {"pt-BR": "não é um número", "en": "is not a number"},
     "fe_finite_number": {"pt-BR": "deve ser um número finito", "en": "must be a finite number"},
     "fe_string_too_short": {"pt-BR": "não pode ficar vazio", "en": "must not be empty"},
@@ -444,6 +461,16 @@ def field_error(error: dict, lang: str = "pt-BR") -> str:
     if key in STRINGS:
         return t(key, lang)
     return message or kind
+
+
+def typed_amount_error(error, lang: str = "pt-BR") -> str:
+    """An ``importers.AmountError`` (a typed amount the entry form refused) in the user's words:
+    ``12.345`` -> "valor ambíguo: escreva 12.345,00 (ou 12345) se são milhares; ..."."""
+    values = dict(error.values)
+    if "thousands" in values:
+        values["plain"] = f"{values['thousands']:f}"
+        values["thousands"] = number(float(values["thousands"]), lang, 2)
+    return t(f"fe_{error.code}", lang, **values)
 
 
 def field_errors(errors: list[dict], lang: str = "pt-BR") -> dict[str, str]:

@@ -161,6 +161,91 @@ def parse_amount(text: str) -> Decimal:
     return -amount if negative else amount
 
 
+class AmountError(ValueError):
+    """A typed amount :func:`parse_typed_amount` refuses. ``code`` names the problem (the UI
+    shows ``i18n.typed_amount_error``: the ``fe_<code>`` string, in the user's language) and
+    ``values`` fills that string in."""
+
+    def __init__(self, code: str, text: str, **values: object) -> None:
+        super().__init__(f"{code}: {text!r}")
+        self.code = code
+        self.text = text
+        self.values = values
+
+
+_TYPED_CHARS = re.compile(r"^[0-9.,]+$")
+
+
+def _well_grouped(whole: str, mark: str) -> bool:
+    """``1.234.567`` (mark ``.``): a first group of 1-3 digits not starting with 0, then groups
+    of exactly 3."""
+    first, *rest = whole.split(mark)
+    return (
+        bool(rest)
+        and 1 <= len(first) <= 3
+        and first[0] != "0"
+        and all(len(group) == 3 for group in rest)
+    )
+
+
+def parse_typed_amount(text: str) -> Decimal:
+    """An amount a person typed into a form -> Decimal > 0, or :class:`AmountError`.
+
+    Unlike :func:`parse_amount` (bank statements, where guessing is right because a bank never
+    writes a third decimal) nothing is guessed: ``42,50``, ``42.50``, ``1.234,56``,
+    ``1,234.56``, ``1234``, ``R$ 1.234,56`` are read; stray letters, separators out of place
+    (``1.2.3``, ``42,``), three or more decimals (``0,001``), zero, negatives and an empty field
+    are refused with a code saying which.
+
+    ``12.345`` and ``12,345`` (one separator followed by exactly three digits) are refused as
+    ``amount_ambiguous``: in pt-BR ``12.345`` is twelve thousand, in English twelve point three
+    four five, and a Brazilian's ``12,345`` is as likely a mistyped ``12,34`` as an English
+    twelve thousand. Guessing either way silently stores a wrong amount, so the message asks for
+    ``12.345,00`` (or ``12345``); a second separator (``12.345,00``, ``1.234.567``) or a leading
+    group that cannot start a thousands grouping (``0,001``, ``1234,567``) removes the doubt.
+    """
+    value = text.replace("\xa0", " ").strip()
+    if not value:
+        raise AmountError("missing", text)
+    negative = value[0] in "-\u2212"
+    if negative:
+        value = value[1:].lstrip()
+    if value[:2].upper() == "R$":
+        value = value[2:].lstrip()
+    if not negative and value[:1] in ("-", "\u2212"):  # "R$ -5"
+        negative, value = True, value[1:].lstrip()
+    if not value:  # "R$" alone
+        raise AmountError("missing", text)
+    if not _TYPED_CHARS.match(value) or not any(c.isdigit() for c in value):
+        raise AmountError("amount_characters", text)
+    marks = [c for c in value if c in ".,"]
+    if not marks:
+        whole, fraction = value, ""
+    elif len(set(marks)) == 2 or len(marks) == 1:
+        # The last separator marks the decimals; any others group thousands.
+        decimal_mark = marks[-1]
+        group_mark = "," if decimal_mark == "." else "."
+        whole, _, fraction = value.rpartition(decimal_mark)
+        if decimal_mark in whole or not fraction:
+            raise AmountError("amount_grouping", text)  # "1.234,56,7", "42,"
+        if group_mark in whole and not _well_grouped(whole, group_mark):
+            raise AmountError("amount_grouping", text)  # "1.2,50", ".234,56"
+        if len(marks) == 1 and len(fraction) == 3 and _well_grouped(value, decimal_mark):
+            raise AmountError("amount_ambiguous", text, thousands=Decimal(whole + fraction))
+        if len(fraction) > 2:
+            raise AmountError("decimal_max_places", text)
+        whole = whole.replace(group_mark, "")
+    else:
+        # Several of one separator and nothing else: only thousands ("1.234.567").
+        if not _well_grouped(value, marks[0]):
+            raise AmountError("amount_grouping", text)  # "1.2.3", "0,001,5"
+        whole, fraction = value.replace(marks[0], ""), ""
+    amount = Decimal(f"{whole or '0'}.{fraction}" if fraction else whole)
+    if negative or amount == 0:
+        raise AmountError("greater_than", text, gt=0)
+    return amount
+
+
 def parse_day(text: str, fmt: str = "auto") -> date:
     text = text.strip()[:10] if fmt == "auto" and "T" in text else text.strip()
     formats = (
