@@ -28,6 +28,8 @@ RAMP_FROM, RAMP_TO = 1.5, 3.5  # ... but well clear of the usual: its density ri
 # At a merchant the account knows, z is measured with the narrow spread of one merchant's
 # prices, so the same "well clear" sits at more spreads than against a category's mixture.
 RAMP_TO_KNOWN = 4.5
+# Against a category's typical price, before the account has a usual of its own: only far out.
+RAMP_FROM_COLD, RAMP_TO_COLD = 5.0, 8.0
 ANOMALY_HOUR = 1 / 24  # an anomaly may happen at any hour
 P_NEW_CATEGORY_IF_ANOMALY = 0.3
 RARE_CATEGORY, RARE_AFTER = 2, 30  # at most this many expenses in it, in at least that many
@@ -56,14 +58,16 @@ def _clip(value: float) -> float:
     return min(max(value, 0.0), MAX_LLR)
 
 
-def anomaly_density(z: float, ramp_to: float = RAMP_TO) -> float:
+def anomaly_density(z: float, ramp_to: float = RAMP_TO, ramp_from: float = RAMP_FROM) -> float:
     """Density of an anomalous amount ``z`` spreads above the usual: none near the usual (a
     dearer day is not an error or a fraud), flat from ``ramp_to`` on."""
-    return ANOMALY_Z_DENSITY * min(max((z - RAMP_FROM) / (ramp_to - RAMP_FROM), 0.0), 1.0)
+    return ANOMALY_Z_DENSITY * min(max((z - ramp_from) / (ramp_to - ramp_from), 0.0), 1.0)
 
 
-def _amount_llr(z: float, normal_density: float, ramp_to: float = RAMP_TO) -> float:
-    anomalous = anomaly_density(z, ramp_to)
+def _amount_llr(
+    z: float, normal_density: float, ramp_to: float = RAMP_TO, ramp_from: float = RAMP_FROM
+) -> float:
+    anomalous = anomaly_density(z, ramp_to, ramp_from)
     return _clip(math.log(anomalous / normal_density)) if anomalous > 0 else 0.0
 
 
@@ -208,7 +212,25 @@ def explicit_evidence(ctx: Context) -> list[Evidence]:
                     {"category": ctx.category, "count": ctx.category_count, "cents": ctx.cents},
                 )
             )
-    if not (ctx.category_novel and established) and ctx.history_size >= 3 and not ctx.recurring:
+    if ctx.history_size < 3 and not ctx.recurring:
+        # A new account (or spender) has no usual of its own yet: its amount is weighed against
+        # what the category costs in the household, else in the built-in priors, and only far
+        # out (their spread is wide, and a first week holds the odd big settling-in expense).
+        llr = _amount_llr(ctx.z_amount, ctx.amount_density, RAMP_TO_COLD, RAMP_FROM_COLD)
+        if llr > 0:
+            add(
+                Evidence(
+                    "typical_amount",
+                    llr,
+                    {
+                        "cents": ctx.cents,
+                        "ratio": ctx.cents / ctx.usual_cents,
+                        "usual_cents": ctx.usual_cents,
+                        "category": ctx.category,
+                    },
+                )
+            )
+    elif not (ctx.category_novel and established) and not ctx.recurring:
         llr = 0.0
         if ctx.z_amount > 1.0:  # only dearer than usual is odd; cheaper is the card tests' job
             known = ctx.amount_level == "merchant"

@@ -18,8 +18,8 @@ TEMPLATES = {
         "en": "almost the same amount ({amount}) at {merchant} {minutes} min ago",
     },
     "burst": {
-        "pt-BR": "{count} cobranças em {merchant} em {minutes} minutos",
-        "en": "{count} charges at {merchant} in {minutes} minutes",
+        "pt-BR": "{count} cobranças em {merchant} em {minutes} {minutes_word}",
+        "en": "{count} charges at {merchant} in {minutes} {minutes_word}",
     },
     "split": {
         "pt-BR": "{count} cobranças logo abaixo de {limit} em {merchant} em {minutes} min "
@@ -29,6 +29,10 @@ TEMPLATES = {
     "amount_spike": {
         "pt-BR": "{amount} é {ratio}× o seu gasto habitual em {category}",
         "en": "{amount} is {ratio}× your usual for {category}",
+    },
+    "typical_amount": {
+        "pt-BR": "{amount} é {ratio}× o valor típico em {category}",
+        "en": "{amount} is {ratio}× what {category} typically costs",
     },
     "merchant_amount": {
         "pt-BR": "{amount} é {ratio}× o que você costuma pagar em {merchant}",
@@ -88,8 +92,11 @@ def format_money(cents: int | float, currency: str = "BRL", lang: str = "pt-BR")
 
 
 def _number(value: float, lang: str, digits: int = 1) -> str:
-    text = f"{value:.{digits}f}"
-    return text.replace(".", ",") if lang == "pt-BR" else text
+    text = f"{value:,.{digits}f}"  # 7,143.5 -> pt-BR 7.143,5
+    return text.translate(str.maketrans(",.", ".,")) if lang == "pt-BR" else text
+
+
+MINUTE_WORDS = {"pt-BR": ("minuto", "minutos"), "en": ("minute", "minutes")}
 
 
 def render(code: str, params: dict, lang: str = "pt-BR", currency: str = "BRL") -> str:
@@ -108,7 +115,9 @@ def render(code: str, params: dict, lang: str = "pt-BR", currency: str = "BRL") 
         ratio = float(values["ratio"])
         values["ratio"] = _number(ratio, lang, 1 if ratio < 10 else 0)
     if "minutes" in values:
-        values["minutes"] = str(max(1, round(values["minutes"])))
+        minutes = max(1, round(values["minutes"]))
+        values["minutes"] = str(minutes)
+        values["minutes_word"] = MINUTE_WORDS[lang][minutes != 1]
     if "hour" in values:
         values["time"] = f"{int(values['hour']):02d}:{int(values.get('minute', 0)):02d}"
     for key in ("start", "end"):

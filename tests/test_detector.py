@@ -188,6 +188,22 @@ def test_one_early_expense_has_no_history_to_be_judged_against():
     assert 0 <= verdict.score < 0.5
 
 
+def test_a_first_expense_far_above_what_its_category_costs_is_flagged(ana):
+    # A new spender's very first expense: only the built-in price of a bakery bill to go by.
+    first = Scorer().score(event(at(0, 8, 0), 250_000.00, "alimentação", "Padaria"))
+    assert first.is_anomaly and codes(first)[0] == "typical_amount"
+    # A new card of a known household: what the household pays for groceries is the usual.
+    new_card = "cartão-9"
+    dear = ana.score(event(at(60, 11, 0), 98_765.43, "mercado", "Carrefour", account=new_card))
+    assert dear.is_anomaly and codes(dear)[0] == "typical_amount"
+    typical = next(e for e in dear.evidence if e.code == "typical_amount").params["usual_cents"]
+    assert 15_000 < typical < 30_000  # ana's Saturday groceries, R$ 180-240
+    # ... while a first ordinary expense, or a dear but plausible one, on a new card is not.
+    for amount, category, merchant in [(45.0, "alimentação", "Sabor"), (900.0, "mercado", "Dia")]:
+        verdict = ana.score(event(at(60, 12, 0), amount, category, merchant, account="cartão-8"))
+        assert not verdict.is_anomaly and "typical_amount" not in codes(verdict)
+
+
 def test_other_accounts_of_the_user_are_their_own_spenders(ana):
     other = "cartão-2"
     for d in range(30):

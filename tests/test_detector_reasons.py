@@ -33,6 +33,18 @@ CASES = [
         "R$950.00 is 8.3× your usual for alimentação",
     ),
     (
+        "burst",
+        {"merchant": "WEB-7731", "count": 2, "minutes": 0.6},
+        "2 cobranças em WEB-7731 em 1 minuto",
+        "2 charges at WEB-7731 in 1 minute",
+    ),
+    (
+        "typical_amount",
+        {"cents": 25000000, "ratio": 7142.9, "category": "alimentação", "usual_cents": 3500},
+        "R$ 250.000,00 é 7.143× o valor típico em alimentação",
+        "R$250,000.00 is 7,143× what alimentação typically costs",
+    ),
+    (
         "merchant_amount",
         {"cents": 123456, "ratio": 12.4, "merchant": "Zara"},
         "R$ 1.234,56 é 12× o que você costuma pagar em Zara",
