@@ -61,6 +61,30 @@ def test_rent_comes_every_month_on_the_same_day_with_the_same_amount():
         assert len({p["occurred_at"][8:10] for p in payments}) == 1
 
 
+@pytest.mark.parametrize("hour", [10, 20])
+def test_a_live_stream_keeps_each_spender_to_their_hours(hour):
+    # Stamped with the clock, a live expense must still fall in its spender's usual hours, or
+    # the demo's every expense is "at an unusual hour".
+    sim = Simulator(seed=4, accounts=40, start=START)
+    now = datetime(2026, 3, 2, hour, 17, tzinfo=sim.tz)
+    stream = sim.stream(realtime=True, clock=lambda: now)
+    items = [next(stream) for _ in range(300)]
+    spenders = {s.account: s for s in sim.spenders}
+    for item in items:
+        assert item.payload["occurred_at"] == now.isoformat(timespec="seconds")
+        spender = spenders[item.payload["account"]]
+        usual = spender.start_hour <= hour < spender.end_hour
+        assert usual or item.label is not None or item.payload["category"] == "moradia"
+    assert sum(item.label is None for item in items) > 250
+
+
+def test_a_live_stream_at_an_hour_nobody_spends_still_flows():
+    sim = Simulator(seed=4, accounts=3, start=START, night_owls=0.0)
+    now = datetime(2026, 3, 2, 4, 0, tzinfo=sim.tz)
+    stream = sim.stream(realtime=True, clock=lambda: now)
+    assert len([next(stream) for _ in range(5)]) == 5
+
+
 def test_realtime_stream_is_stamped_now():
     before = datetime.now(UTC) - timedelta(seconds=1)
     stream = Simulator(seed=0).stream(realtime=True)

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -162,6 +162,7 @@ TRIP_CITIES = ("Salvador", "Florianópolis", "Rio de Janeiro", "Recife", "Gramad
 TEST_MERCHANTS = ("WEB*PAG", "PAYPAL *DIGIT", "MP*LOJA", "EBANX*", "PG*SERV", "APP*STORE ")
 NIGHT_MERCHANTS = ("Mercado Livre", "Shopee", "AliExpress", "Amazon", "iFood")
 LIMITS = (500, 1000, 2000, 5000)
+QUIET_DAYS = 7  # live: simulated days with nobody spending at this hour before someone does
 
 
 @dataclass
@@ -301,19 +302,35 @@ class Simulator:
         out.sort(key=lambda pair: pair[0])
         return [item for _, item in out]
 
-    def stream(self, realtime: bool = True) -> Iterator[SimulatedExpense]:
-        """Endless expenses after ``start``; ``realtime`` stamps each with the current time."""
+    def stream(
+        self, realtime: bool = True, clock: Callable[[], datetime] | None = None
+    ) -> Iterator[SimulatedExpense]:
+        """Endless expenses after ``start``; ``realtime`` stamps each with the current time.
+
+        A live stream runs far faster than the days it simulates (a day of 40 spenders in
+        minutes), so stamped with the clock its expenses would land at any hour, and every
+        spender's habits would look broken ("unusual hour" all day). Live, it passes on only
+        the expenses simulated for the clock's hour of the day, and an expense at an hour
+        when nobody spends only after a week of simulated days had none.
+        """
+        clock = clock or (lambda: datetime.now(self.tz))
         day = self.start.date()
+        quiet_days = 0
         while True:
             batch = sorted(self._one_day(day), key=lambda pair: pair[0])
+            sent = 0
             for when, item in batch:
                 if when < self.start:
                     continue
                 if realtime:
-                    item.payload["occurred_at"] = datetime.now(self.tz).isoformat(
-                        timespec="seconds"
-                    )
+                    now = clock().astimezone(self.tz)
+                    if when.hour != now.hour and quiet_days < QUIET_DAYS:
+                        continue
+                    item.payload["occurred_at"] = now.isoformat(timespec="seconds")
+                sent += 1
+                quiet_days = 0
                 yield item
+            quiet_days = quiet_days + 1 if not sent else 0
             day += timedelta(days=1)
 
     # -- one day of everyone -----------------------------------------------------------------
