@@ -135,6 +135,23 @@ def test_bad_input_is_refused_naming_the_field_and_stores_nothing(
     assert after.json() == before
 
 
+@pytest.mark.parametrize("path", ["/event", "/events"])
+@pytest.mark.parametrize("content_type", ["application/x-www-form-urlencoded", None])
+def test_json_sent_without_its_content_type_is_told_which_header_is_missing(
+    shared, path, content_type
+):
+    # What `curl -d '{...}'` does without -H 'content-type: application/json'.
+    client, auth = shared
+    headers = auth | ({"content-type": content_type} if content_type else {})
+    body = b'{"amount": 1, "category": "x"}' if path == "/event" else b'[{"amount": 1}]'
+    r = client.post(path, content=body, headers=headers)
+    assert r.status_code == 422
+    (error,) = r.json()["detail"]
+    assert error["field"] == "body"
+    assert "content-type: application/json" in error["message"]
+    assert (content_type or "none") in error["message"]
+
+
 BAD_QUERIES = [
     ("/events/9223372036854775808", "expense_id"),
     ("/events/0", "expense_id"),

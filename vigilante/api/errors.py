@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 # FastAPI's answer when the body cannot even be decoded (e.g. invalid UTF-8 in a JSON body).
 _UNPARSEABLE_BODY = "There was an error parsing the body"
 _NOT_JSON = "the body is not valid JSON (or not UTF-8)"
+_NOT_JSON_TYPE = "send the body as JSON with the header 'content-type: application/json' (got: {})"
 
 
 class FieldError(BaseModel):
@@ -87,8 +88,16 @@ def unprocessable(field: str, message: str, kind: str = "value_error") -> JSONRe
 
 def install(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
-    async def validation_error(_request: Request, exc: RequestValidationError):
-        return JSONResponse(status_code=422, content={"detail": field_errors(exc.errors())})
+    async def validation_error(request: Request, exc: RequestValidationError):
+        errors = field_errors(exc.errors())
+        media = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+        if media != "application/json" and not media.endswith("+json"):
+            # curl -d sends a form unless told otherwise; "should be a valid dictionary" would
+            # send the user looking at their JSON, which is fine.
+            for error in errors:
+                if error["field"] == "body":
+                    error["message"] = _NOT_JSON_TYPE.format(media or "none")
+        return JSONResponse(status_code=422, content={"detail": errors})
 
     @app.exception_handler(InvalidExpense)
     async def invalid_expense(_request: Request, exc: InvalidExpense):
