@@ -19,11 +19,11 @@ WALK := models/_walk.so
 $(WALK): models/_walk.c
 	$(CC) -O2 -ffp-contract=off -shared -fPIC -o $@ $< || echo "no C compiler: numpy forest walk"
 
-# The detector's features and evidence compiled by Cython (models/compiled.py): half the CPU,
+# The detector's per-expense modules compiled by Cython (models/compiled.py): half the CPU,
 # same results. A build serves only the source it was made from; without Cython or a C
 # compiler the modules run as Python.
 COMPILED := models/_build/.built
-$(COMPILED): $(STAMP) models/features.py models/evidence.py models/compiled.py
+$(COMPILED): $(STAMP) models/compiled.py $(addprefix models/,$(addsuffix .py,features evidence detector explain))
 	$(BIN)/python -m models.compiled
 	touch $@
 

@@ -266,14 +266,15 @@ def give_feedback(feed: LiveFeed, expense_id: int, label: str) -> None:
 def anomaly_card(feed: LiveFeed, e: dict) -> None:
     with st.container(border=True):
         color = {"high": "red", "medium": "orange", "low": "yellow"}.get(e["severity"], "gray")
+        merchant, account = (ui.escape_md(e[k] or "—") for k in ("merchant", "account"))
         st.markdown(
             f":{color}-badge[{i18n.severity(e['severity'], lang).upper()}] "
-            f"**{money(e['amount'])}** · {e['merchant'] or '—'} · {e['category']}  \n"
-            f":gray[{e['account'] or '—'} · "
-            f"{i18n.when(e['occurred_at'], lang, settings.timezone)} · "
+            f"**{money(e['amount'])}** · {merchant} · {ui.escape_md(e['category'])}  \n"
+            f":gray[{account} · {i18n.when(e['occurred_at'], lang, settings.timezone)} · "
             f"{t('score')} {i18n.number(e['score'], lang, 2)}]"
         )
-        st.markdown("\n".join(f"- {r['message']}" for r in e["reasons"]) or t("no_reasons"))
+        reasons = "\n".join(f"- {ui.escape_md(r['message'])}" for r in e["reasons"])
+        st.markdown(reasons or t("no_reasons"))
         if e["feedback"]:
             st.caption(f"{t('feedback')}: {t('fb_' + e['feedback'])}")
             return
@@ -298,7 +299,7 @@ def anomaly_card(feed: LiveFeed, e: dict) -> None:
 def latest_anomalies(feed: LiveFeed, shown: int = 5) -> None:
     st.markdown(f"**{t('latest_anomalies')}**")
     if "feedback_error" in st.session_state:
-        st.error(t("api_error", message=st.session_state.pop("feedback_error")))
+        st.error(t("api_error", message=ui.escape_md(st.session_state.pop("feedback_error"))))
     if not feed.anomalies:
         st.info(t("no_anomalies"))
         return

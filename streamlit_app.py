@@ -63,8 +63,8 @@ def category_options(api: VigilanteClient) -> list[str]:
 
 def field_error(name: str) -> None:
     message = st.session_state.get("entry_errors", {}).get(name)
-    if message:
-        st.markdown(f":red[:material/error: {message}]")
+    if message:  # the API's words may quote what was typed
+        st.markdown(f":red[:material/error: {ui.escape_md(message)}]")
 
 
 def amount_value(text: str) -> tuple[str | None, str | None]:
@@ -210,13 +210,14 @@ def verdict() -> None:
         cols = st.columns(2)
         cols[0].metric(t("score"), i18n.number(e["score"], lang, 2))
         cols[1].metric(t("severity"), severity)
-        st.markdown("\n".join(f"- {r['message']}" for r in e["reasons"]) or t("no_reasons"))
+        reasons = "\n".join(f"- {ui.escape_md(r['message'])}" for r in e["reasons"])
+        st.markdown(reasons or t("no_reasons"))
         st.caption(
             t(
                 "verdict_stored",
                 id=e["id"],
                 amount=i18n.money(e["amount"], lang),
-                category=e["category"],
+                category=ui.escape_md(e["category"]),
             )
         )
 
@@ -384,7 +385,7 @@ def import_tab(api: VigilanteClient) -> None:
             data, chosen, mapping=mapping, account=account, tz=settings.timezone
         )
     except (StatementError, ValueError) as exc:
-        st.error(t("err_file", message=str(exc)))
+        st.error(t("err_file", message=ui.escape_md(exc)))  # may quote the file
         return
     expenses = statement.expenses
     st.info(
@@ -421,7 +422,7 @@ def import_tab(api: VigilanteClient) -> None:
         try:
             result = send_statement(api, expenses, on_progress=progress)
         except InvalidInput as exc:
-            st.error(t("api_error", message=exc.message))
+            st.error(t("api_error", message=ui.escape_md(exc.message)))
             return
         except ApiError as exc:
             ui.handle_session_error(api, exc)

@@ -401,6 +401,32 @@ def request_memory() -> tuple[float, int]:
         return uvloop.run(measure(_fresh_app("app")))
 
 
+def render_batches(parts, own, trainer, rate) -> str:
+    from models import features
+    from models.forest import BACKEND
+
+    detector = sum(us for label, us in parts if label in {p[2] for p in IN_SERVER[1:4]})
+    outside = own - detector
+    lines = [
+        f"`POST /events` with {BATCHES} batches of {BATCH:,} posted one after another (as "
+        "`make bench` does), straight to the ASGI app; the thread CPU time of each part, µs per "
+        f"expense. Detector modules {'compiled (Cython)' if features.COMPILED else 'as Python'}"
+        f", forest walk: {BACKEND}.",
+        "",
+        "| part | µs per expense |",
+        "|---|---|",
+        *[f"| {label} | {us:.1f} |" for label, us in parts],
+        f"| **the API process, all threads** | **{own:.0f}** |",
+        f"| the trainer process (retraining every `VIGILANTE_RETRAIN_EVERY`) | {trainer:.0f} |",
+        "",
+        f"In process, without sockets: {rate:,.0f} expenses/s. At 30,000 expenses/s each "
+        "expense gets 33 µs of the API process; what is not the detector's features, scoring "
+        f"and folding (validation, rows, reasons, insert, commit, answer, alerts) takes "
+        f"{outside:.0f} µs" + (", more than that budget on its own." if outside > 33 else "."),
+    ]
+    return "\n".join(lines)
+
+
 def render(layers, steps, inside, memory) -> str:
     echo, stub, no_retrain, full = (us for _, us in layers)
     peak_kb, kept = memory
@@ -475,6 +501,9 @@ def main() -> None:
     text = render(layers, steps, inside, memory)
     print(text)
     replace_section(Path("docs/benchmarks.md"), "Where the time goes (one `POST /event`)", text)
+    batches = render_batches(*in_server_batches())
+    print(batches)
+    replace_section(Path("docs/benchmarks.md"), "Where the time goes (batches)", batches)
 
 
 if __name__ == "__main__":

@@ -1,8 +1,9 @@
 """The detector's pure-Python modules, compiled by Cython when ``make`` can: same code, ~2× faster.
 
-Features and evidence run for every expense, in Python loops over small objects; compiled as
-they are (no type declarations, no second implementation), they take about half the CPU time
-and give bit-identical results (``tests/test_compiled.py`` compares them on long streams).
+Features, evidence, verdicts and reasons run for every expense, in Python loops over small
+objects; compiled as they are (no type declarations, no second implementation), they take about
+half the CPU time and give bit-identical results (``tests/test_compiled.py`` compares them on
+long streams).
 
 A compiled module is named after the SHA-256 of the source it was built from
 (``models/_build/features_<hash>…so``), and a module only takes over from its own source when
@@ -27,7 +28,7 @@ log = logging.getLogger(__name__)
 
 HERE = Path(__file__).resolve().parent
 BUILD = HERE / "_build"
-MODULES = ("features", "evidence")  # models/<name>.py, hot per expense, pure Python
+MODULES = ("features", "evidence", "detector", "explain")  # models/<name>.py, run per expense
 
 
 def digest(source: Path) -> str:

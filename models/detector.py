@@ -185,3 +185,10 @@ class Detector:
     def score_one(self, vector: np.ndarray, ctx: Context, alert_rate: float) -> Verdict:
         """One expense, features already computed (tests and tools)."""
         return self.verdicts([vector], [weigh(ctx)], alert_rate)[0]
+
+
+COMPILED = False  # True once the compiled build of this source has taken over (models/compiled.py)
+if __name__ == "models.detector":
+    from models.compiled import take_over
+
+    take_over(globals())

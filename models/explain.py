@@ -135,3 +135,10 @@ def render(code: str, params: dict, lang: str = "pt-BR", currency: str = "BRL") 
 def reasons(evidence: list[Evidence], lang: str = "pt-BR", currency: str = "BRL") -> list[dict]:
     ranked = sorted(evidence, key=lambda e: e.llr, reverse=True)
     return [{"code": e.code, "message": render(e.code, e.params, lang, currency)} for e in ranked]
+
+
+COMPILED = False  # True once the compiled build of this source has taken over (models/compiled.py)
+if __name__ == "models.explain":
+    from models.compiled import take_over
+
+    take_over(globals())

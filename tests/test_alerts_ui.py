@@ -6,6 +6,7 @@ import time
 
 from tests.live_api import login
 from vigilante.client import VigilanteClient
+from vigilante.ui import escape_md
 from vigilante.ui_alerts import describe
 
 
@@ -44,7 +45,7 @@ def test_open_alerts_budget_bars_and_acknowledging(live_api, open_app):
     open_count = client.alert_summary()["open"]
     assert f":red-badge[{open_count}] alerta(s) em aberto" in shown
     assert "**Regra “Compra grande”**" in shown
-    assert "R$ 180,00 acima do limite de R$ 100,00" in shown
+    assert escape_md("R$ 180,00 acima do limite de R$ 100,00") in shown  # "R\$": no LaTeX
     (bar,) = at.get("progress")
     assert bar.proto.value == 90
     assert "**mercado** · R$ 180,00 de R$ 200,00 (90,0%) · restam R$ 20,00" in bar.proto.text
@@ -94,7 +95,7 @@ def test_alerts_tab_in_english(live_api, open_app):
     assert not at.exception
     shown = texts(at)
     assert "**Rule “Compra grande”**" in shown
-    assert "R$180.00 is over the limit of R$100.00" in shown
+    assert escape_md("R$180.00 is over the limit of R$100.00") in shown
     assert "open alert(s)" in shown
     assert "R$180.00 of R$200.00 (90.0%) · R$20.00 left" in at.get("progress")[0].proto.text
 

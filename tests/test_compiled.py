@@ -1,4 +1,4 @@
-"""The Cython builds of models/features.py and models/evidence.py: used, exact, never stale."""
+"""The Cython builds of the detector's per-expense modules: used, exact, never stale."""
 
 from __future__ import annotations
 
@@ -9,9 +9,12 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
 import pytest
 
+import models.detector as detector
 import models.evidence as evidence
+import models.explain as explain
 import models.features as features
 from models.compiled import BUILD, build_name, take_over
 from vigilante.history import event_key
@@ -35,7 +38,7 @@ def _as_python(stem: str):
 @pytest.mark.skipif(shutil.which("cc") is None, reason="no C compiler: the detector runs as Python")
 def test_the_compiled_detector_is_built_and_used_where_a_compiler_exists():
     # `make` builds them; were they missing, every expense would cost twice the CPU.
-    assert features.COMPILED and evidence.COMPILED
+    assert features.COMPILED and evidence.COMPILED and detector.COMPILED and explain.COMPILED
     assert type(features.SpenderHistory.features).__name__ == "cython_function_or_method"
     assert features.SpenderHistory.__module__ == "models.features"  # pickles by this name
 
@@ -52,15 +55,16 @@ def _stream(seed: int, **params):
         {"accounts": 10, "anomaly_rate": 0.1, "night_owls": 0.5, "hard_negative_rate": 3.0},
     ],
 )
-def test_compiled_features_and_evidence_are_bit_identical_to_python(params):
+def test_compiled_detector_is_bit_identical_to_python(params):
     if not features.COMPILED:
         pytest.skip("not compiled here")
     python_features, python_evidence = _as_python("features"), _as_python("evidence")
+    python_detector, python_explain = _as_python("detector"), _as_python("explain")
     assert not python_features.COMPILED
     histories = [features.SpenderHistory(), python_features.SpenderHistory()]
     payloads = _stream(3, **params)
     assert len(payloads) > 1500
-    added = []
+    added, vectors, weighed_all, python_weighed_all = [], [], [], []
     for n, p in enumerate(payloads):
         ts = int(datetime.fromisoformat(p["occurred_at"]).timestamp() * 1000)
         fields = (ts, round(p["amount"] * 100), event_key(p["category"]))
@@ -85,6 +89,27 @@ def test_compiled_features_and_evidence_are_bit_identical_to_python(params):
         for history, event in zip(histories, events, strict=True):
             history.add(event)
         added.append(events)
+        vectors.append(vector)
+        weighed_all.append(weighed)
+        python_weighed_all.append(py_weighed)
+
+    # Verdicts (forest, threshold, severity, ranked evidence) and the reasons in both languages.
+    fitted = detector.Detector.train(np.vstack(vectors), [w.llr for w in weighed_all], seed=1)
+    fields = ("version", "samples", "flat", "forest_tail", "score_quantiles")
+    python_fitted = python_detector.Detector(**{f: getattr(fitted, f) for f in fields})
+    for rate in (0.01, 0.03):
+        verdicts = fitted.verdicts(vectors, weighed_all, rate)
+        python_verdicts = python_fitted.verdicts(vectors, python_weighed_all, rate)
+        for n, (v, pv) in enumerate(zip(verdicts, python_verdicts, strict=True)):
+            assert (v.score, v.is_anomaly, v.severity, v.explicit) == (
+                pv.score, pv.is_anomaly, pv.severity, pv.explicit
+            ), n  # fmt: skip
+            assert [(e.code, e.llr) for e in v.evidence] == [(e.code, e.llr) for e in pv.evidence]
+            for lang in ("pt-BR", "en"):
+                assert explain.reasons(v.evidence, lang) == python_explain.reasons(
+                    pv.evidence, lang
+                )
+    assert any(v.is_anomaly for v in verdicts)
 
 
 def test_an_edited_source_runs_as_python_until_it_is_built_again(tmp_path):

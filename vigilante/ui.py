@@ -8,6 +8,7 @@ session has its own :class:`VigilanteClient` in ``st.session_state``, so tokens 
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import httpx
@@ -24,6 +25,29 @@ from vigilante.client import (
     read_demo_credentials,
 )
 from vigilante.config import get_settings
+
+# -- user text in Markdown --------------------------------------------------------------------
+# Merchants, categories, accounts, rule names and the reasons quoting them come from API input
+# and bank statements; Streamlit reads every st.markdown/caption/error/progress text as Markdown
+# (with :color[...] directives, $ LaTeX, emoji and autolinks), so they go through escape_md.
+WJ = "\u2060"  # WORD JOINER: invisible, splits a pattern that a backslash cannot escape
+_ALWAYS = re.compile(r"([\\`*_\[\]<>$~|&])")  # markup wherever it stands
+_LINE_START = re.compile(r"^(#+|[+-]|\d+[.)])(?=\s|$)")  # a heading, "- " or "1. " item
+# "\:" stops :red[...] directives; emoji (:smile:, :100:), :streamlit:, :material/icon: and
+# autolinked https:// are matched in the parsed text, after escapes are gone, so a WJ after the
+# colon breaks them. Other colons (times like 22:00, "nome: valor") are left alone.
+_COLON = re.compile(r":(?=[^\s\d]|\d+:)")
+_AUTOLINK = re.compile(r"(?i)(?<=\bwww)(?=\.)|(?<=@)(?=[\w-])")  # www.x, a@b.c
+_TYPOGRAPHY = re.compile(r"(?<=[<>~-])(?=[<>=-])")  # Streamlit turns -> into an arrow, -- into —
+
+
+def escape_md(text: object) -> str:
+    """``text`` as Streamlit Markdown that shows it literally, on one line."""
+    text = " ".join(str(text).splitlines()).strip()  # 4 leading spaces would be a code block
+    text = _TYPOGRAPHY.sub(WJ, _AUTOLINK.sub(WJ, text))
+    text = _ALWAYS.sub(r"\\\1", text)
+    text = _COLON.sub("\\:" + WJ, text)
+    return _LINE_START.sub(lambda m: m[0][:-1] + "\\" + m[0][-1], text, count=1)
 
 
 @st.cache_resource
@@ -87,7 +111,7 @@ def require_api(client: VigilanteClient) -> bool:
         st.fragment(run_every=get_settings().refresh_seconds)(_wait_for_api)(client)
         return False
     except ApiError as exc:
-        st.error(t("api_error", message=exc.message))
+        st.error(t("api_error", message=escape_md(exc.message)))
         return False
 
 
@@ -125,7 +149,7 @@ def require_login(client: VigilanteClient) -> None:
         except ApiUnreachable:
             api_banner(client)
         except ApiError as exc:
-            st.error(t("api_error", message=exc.message))
+            st.error(t("api_error", message=escape_md(exc.message)))
         else:
             st.rerun()
     st.stop()
@@ -136,7 +160,7 @@ def account_box(client: VigilanteClient) -> None:
         if not st.session_state.get("auth_required", True):
             st.caption(t("auth_off"))
             return
-        st.markdown(t("logged_in_as", user=client.username))
+        st.markdown(t("logged_in_as", user=escape_md(client.username)))
         if st.button(t("logout"), key="logout"):
             client.logout()
             for key in ("feed", "history"):
@@ -152,7 +176,7 @@ def handle_session_error(client: VigilanteClient, exc: ApiError) -> None:
         client.logout()
         st.warning(t("session_expired"))
     else:
-        st.error(t("api_error", message=exc.message))
+        st.error(t("api_error", message=escape_md(exc.message)))
 
 
 def severity_badge(level: str) -> None:

@@ -41,11 +41,12 @@ def _call(action, *args) -> None:
     """Button callback: runs before the rerun, so the page shows the result; errors are kept."""
     try:
         action(*args)
-    except InvalidInput as exc:
+    except InvalidInput as exc:  # shown with st.error, which reads Markdown
         fields = i18n.field_errors(exc.errors, ui.lang())
-        st.session_state[ERROR_KEY] = "; ".join(f"{k}: {v}" for k, v in fields.items())
+        text = "; ".join(f"{k}: {v}" for k, v in fields.items())
+        st.session_state[ERROR_KEY] = ui.escape_md(text)
     except ApiError as exc:
-        st.session_state[ERROR_KEY] = t("api_error", message=exc.message)
+        st.session_state[ERROR_KEY] = t("api_error", message=ui.escape_md(exc.message))
 
 
 # -- sidebar ----------------------------------------------------------------------------------
@@ -112,11 +113,12 @@ def alert_card(client: VigilanteClient, alert: dict) -> None:
         when = i18n.when(alert["last_at"], lang, get_settings().timezone)
         if alert["source"] != "budget":  # a budget alert's figures are in its reason
             when += " · " + t("al_count", count=alert["count"], amount=_money(alert["amount"]))
+        # Titles and reasons quote merchants, categories and rule names: user text.
         st.markdown(
             f":{color}-badge[{i18n.severity(alert['severity'], lang).upper()}] "
-            f":gray-badge[{source}] **{alert['title']}**  \n:gray[{when}]"
+            f":gray-badge[{source}] **{ui.escape_md(alert['title'])}**  \n:gray[{when}]"
         )
-        st.markdown("\n".join(f"- {r['message']}" for r in alert["reasons"]))
+        st.markdown("\n".join(f"- {ui.escape_md(r['message'])}" for r in alert["reasons"]))
         st.button(
             t("al_ack"),
             key=f"ack_{alert['id']}",
@@ -175,7 +177,7 @@ def budget_bar(client: VigilanteClient, b: dict) -> None:
         text = t("bud_line", left=_money(b["left"]), **values)
     else:
         text = t("bud_over", over=_money(-b["left"]), **values)
-    name = b["category"] or t("bud_all")
+    name = ui.escape_md(b["category"]) if b["category"] else t("bud_all")
     cols = st.columns([5, 1], vertical_alignment="bottom")
     cols[0].progress(min(b["percent"] / 100, 1.0), text=f"**{name}** · {text}")
     cols[1].button(
@@ -215,8 +217,8 @@ def rule_panel(client: VigilanteClient, rules: list[dict]) -> None:
         state = t("rule_on") if rule["enabled"] else t("rule_off")
         cols = st.columns([5, 2, 1], vertical_alignment="center")
         cols[0].markdown(
-            f"**{rule['name']}** · {i18n.severity(rule['severity'], lang)} · {state}  \n"
-            f":gray[{describe(rule)}]"
+            f"**{ui.escape_md(rule['name'])}** · {i18n.severity(rule['severity'], lang)} · "
+            f"{state}  \n:gray[{ui.escape_md(describe(rule))}]"
         )
         cols[1].button(
             t("turn_off") if rule["enabled"] else t("turn_on"),
