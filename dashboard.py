@@ -213,9 +213,14 @@ def stream_chart(feed: LiveFeed) -> None:
     if not feed.events:
         st.caption(t("no_expenses"))
         return
+    # x is the place in the list (1 = oldest shown), not the id: ids are shared by all users, so
+    # other users' expenses in between would split the chart into clumps with gaps.
+    count = len(feed.events)
     rows = pd.DataFrame(
         {
+            "rank": count - i,
             "id": e["id"],
+            "when": i18n.when(e["occurred_at"], lang, settings.timezone),
             "amount": e["amount"],
             "label": money(e["amount"]),
             "merchant": e["merchant"] or "—",
@@ -223,14 +228,14 @@ def stream_chart(feed: LiveFeed) -> None:
             "sev": i18n.severity(e["severity"] if e["is_anomaly"] else "none", lang),
             "reason": e["reasons"][0]["message"] if e["is_anomaly"] and e["reasons"] else "",
         }
-        for e in feed.events
+        for i, e in enumerate(feed.events)  # newest first
     )
     order = list(SEVERITY_COLORS)
     points = (
         alt.Chart(rows)
         .mark_circle(opacity=0.85)
         .encode(
-            x=alt.X("id:Q", title=None, axis=None, scale=alt.Scale(zero=False)),
+            x=alt.X("rank:Q", title=None, axis=None, scale=alt.Scale(domain=[0.5, count + 0.5])),
             y=alt.Y(
                 "amount:Q",
                 title=None,
@@ -244,15 +249,17 @@ def stream_chart(feed: LiveFeed) -> None:
             ),
             size=alt.condition("datum.severity != 'none'", alt.value(140), alt.value(30)),
             tooltip=[
+                alt.Tooltip("when:N", title=t("when")),
                 alt.Tooltip("merchant:N", title=t("merchant")),
                 alt.Tooltip("label:N", title=t("amount")),
                 alt.Tooltip("sev:N", title=t("severity")),
                 alt.Tooltip("reason:N", title=t("reasons")),
+                alt.Tooltip("id:Q", title="#"),  # the number the History tab shows
             ],
         )
     )
     chart(points.properties(height=220))
-    st.caption(t("chart_stream_help", count=len(feed.events)))
+    st.caption(t("chart_stream_help", count=count))
 
 
 def give_feedback(feed: LiveFeed, expense_id: int, label: str) -> None:

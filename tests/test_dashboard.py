@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
+
+import pyarrow as pa
 
 from tests.live_api import login
 from vigilante.client import VigilanteClient
@@ -73,6 +76,34 @@ def test_new_expenses_appear_on_the_next_refresh(live_api, open_app):
     at.run()  # what the fragment's timer does every VIGILANTE_REFRESH_SECONDS
     assert metrics(at)["Despesas no mês"] == "4"
     assert "+1 agora" in str(at.metric[2].proto.delta)
+
+
+def stream_chart(at) -> tuple[dict, list[dict]]:
+    """The "Últimas despesas" chart (the only circles): its spec and the points the browser gets."""
+    for chart in at.get("vega_lite_chart"):
+        spec = json.loads(chart.proto.spec)
+        if spec.get("mark", {}).get("type") == "circle":
+            (dataset,) = chart.proto.datasets
+            points = pa.ipc.open_stream(dataset.data.data).read_all().to_pylist()
+            return spec, sorted(points, key=lambda p: p["rank"])
+    raise AssertionError("no stream chart")
+
+
+def test_latest_expenses_chart_has_no_gap_where_other_users_wrote(live_api, open_app):
+    username, client = seeded_user(live_api)
+    seeded_user(live_api)  # another user's three expenses take the ids in between
+    client.post_event({"amount": "3.50", "category": "café", "merchant": "Café Central"})
+    at = login(open_app("dashboard.py", live_api.url), username)
+    spec, points = stream_chart(at)
+    assert spec["encoding"]["x"]["field"] == "rank"  # not the id
+    assert spec["encoding"]["x"]["scale"]["domain"] == [0.5, 4.5]
+    assert [p["rank"] for p in points] == [1, 2, 3, 4]  # one step apart, oldest left
+    ids = [p["id"] for p in points]
+    assert ids == sorted(ids) and ids[3] - ids[2] > 1  # the ids have the gap, the chart not
+    merchants = ["Pão de Mel", "Dia a Dia", "Dia a Dia", "Café Central"]
+    assert [p["merchant"] for p in points] == merchants
+    assert all(p["when"] for p in points)  # the tooltip says when each was
+    assert any(c.value.startswith("As 4 últimas registradas") for c in at.caption)
 
 
 def test_history_filters_and_csv_export(live_api, open_app):

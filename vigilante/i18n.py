@@ -102,10 +102,10 @@ STRINGS: dict[str, dict[str, str]] = {
     },
     "chart_stream": {"pt-BR": "Últimas despesas", "en": "Latest expenses"},
     "chart_stream_help": {
-        "pt-BR": "As {count} mais recentes, da mais antiga (esquerda) à mais nova; valor em escala "
-        "log. Laranja e vermelho: anomalias.",
-        "en": "The latest {count}, oldest (left) to newest; amount on a log scale. Orange and "
-        "red: anomalies.",
+        "pt-BR": "As {count} últimas registradas, na ordem em que chegaram (a mais nova à "
+        "direita); valor em escala log. Laranja e vermelho: anomalias.",
+        "en": "The latest {count} recorded, in the order they arrived (newest on the right); "
+        "amount on a log scale. Orange and red: anomalies.",
     },
     "day": {"pt-BR": "Dia", "en": "Day"},
     "total": {"pt-BR": "Total", "en": "Total"},
