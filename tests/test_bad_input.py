@@ -165,6 +165,7 @@ BAD_QUERIES = [
     ("/events?account=a%00b", "account"),
     ("/events?from=2026-01-01T00:00:00", "from"),
     ("/events?to=not-a-date", "to"),
+    ("/events?from=2026-04-01T00:00:00Z&to=2026-03-01T00:00:00Z", "from"),
     ("/events?lang=xx", "lang"),
     ("/stats?currency=brl", "currency"),
     ("/stats?currency=%00%00%00", "currency"),
@@ -179,6 +180,15 @@ def test_bad_ids_and_queries_are_422_naming_the_parameter(shared, url, field):
     r = client.get(url, headers=auth)
     assert r.status_code == 422, r.text
     assert field in [e["field"] for e in r.json()["detail"]]
+
+
+def test_an_offset_east_of_utc_whose_plus_became_a_space_is_told_to_write_it_as_2b(shared):
+    client, auth = shared
+    r = client.get("/events?from=2026-03-01T00:00:00+03:00", headers=auth)  # "+" unescaped
+    assert r.status_code == 422
+    assert "%2B" in r.json()["detail"][0]["message"]
+    ok = client.get("/events?from=2026-03-01T00:00:00%2B03:00", headers=auth)
+    assert ok.status_code == 200
 
 
 def test_the_largest_id_is_just_not_found(shared):

@@ -89,14 +89,18 @@ _RFC3339 = re.compile(
 )
 
 
+_NOT_RFC3339 = "Input should be a date and time with an offset, such as 2026-03-02T12:30:00-03:00"
+
+
 def _rfc3339(value):
     if isinstance(value, datetime):
         return value
     if not isinstance(value, str) or not _RFC3339.match(value):
-        raise PydanticCustomError(
-            "datetime_parsing",
-            "Input should be a date and time with an offset, such as 2026-03-02T12:30:00-03:00",
-        )
+        message = _NOT_RFC3339
+        if isinstance(value, str) and _RFC3339.match(value.replace(" ", "+")):
+            # A query string's "+" arrives as a space: every offset east of UTC meets this.
+            message += "; in a URL, write the offset's + as %2B"
+        raise PydanticCustomError("datetime_parsing", message)
     return value
 
 

@@ -15,6 +15,7 @@ from vigilante.api.callers import (
     query_openapi,
 )
 from vigilante.api.deps import Context, CurrentUser, Lang
+from vigilante.api.errors import unprocessable
 from vigilante.api.responses import FastJSONResponse as JSONResponse
 from vigilante.queries import get_event, list_events, set_feedback
 from vigilante.schemas import EventQuery, ExpenseIn, ExpenseOut, FeedbackIn
@@ -76,6 +77,8 @@ def get_events(caller: Reader, q: Annotated[EventQuery, Depends(query_model(Even
     # The dashboard polls this every few seconds: one dependency and one model for the
     # filters (FastAPI resolving eleven separate parameters cost more than the query).
     ctx = caller.ctx
+    if q.start is not None and q.end is not None and q.start >= q.end:  # as /stats says it
+        return unprocessable("from", "must be before 'to'")
     limit = min(q.limit, ctx.settings.max_page)
     return JSONResponse(list_events(ctx.engine, caller.user_id, q, caller.lang, limit))
 
