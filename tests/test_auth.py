@@ -25,6 +25,17 @@ def test_weak_and_overlong_passwords_are_422_naming_password(client):
         assert r.json()["detail"][0]["field"] == "password"
 
 
+def test_common_words_with_digits_or_symbols_tacked_on_are_refused_but_real_phrases_pass():
+    from vigilante.config import Settings
+    from vigilante.security import password_problem
+
+    settings = Settings(_env_file=None)
+    for bad in ["password123", "Senha2024!", "admin@2026", "qwerty12345", "12345678!", "Brasil#10"]:
+        assert password_problem(bad, "ana", settings) == "is one of the most common passwords"
+    for good in ["correct horse battery", "passwordless-tea-42", "senha do cofre 7"]:
+        assert password_problem(good, "ana", settings) is None
+
+
 def test_login_gives_bearer_token_with_expiry(client):
     client.post("/users", json={"username": "ana", "password": PASSWORD})
     r = client.post("/token", data={"username": "ana", "password": PASSWORD})

@@ -191,6 +191,15 @@ def test_an_offset_east_of_utc_whose_plus_became_a_space_is_told_to_write_it_as_
     assert ok.status_code == 200
 
 
+def test_a_pattern_is_explained_in_words_not_shown_as_a_regex(shared):
+    client, auth = shared
+    lang = client.get("/events?lang=xx", headers=auth).json()["detail"][0]
+    assert (lang["field"], lang["message"]) == ("lang", "should be pt-BR, pt or en")
+    user = client.post("/users", json={"username": "ana maria", "password": "x" * 20})
+    (error,) = [e for e in user.json()["detail"] if e["field"] == "username"]
+    assert "letters" in error["message"] and "^" not in error["message"]
+
+
 def test_the_largest_id_is_just_not_found(shared):
     client, auth = shared
     assert client.get(f"/events/{2**63 - 1}", headers=auth).status_code == 404

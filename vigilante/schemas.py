@@ -234,10 +234,13 @@ class FeedbackIn(BaseModel):
     )
 
 
+USERNAME_PATTERN = r"^[A-Za-z0-9_.@-]+$"
+
+
 class UserCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     username: Annotated[
-        str, StringConstraints(min_length=3, max_length=64, pattern=r"^[A-Za-z0-9_.@-]+$")
+        str, StringConstraints(min_length=3, max_length=64, pattern=USERNAME_PATTERN)
     ]
     password: Annotated[str, StringConstraints(max_length=4096), AfterValidator(_unicode_text)]
 

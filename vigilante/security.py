@@ -104,9 +104,39 @@ def password_problem(password: str, username: str, settings: Settings) -> str | 
         return "is too simple: use more different characters"
     if password.casefold() == username.casefold() or username.casefold() in password.casefold():
         return "must not contain the username"
-    if password.casefold() in _COMMON:
+    folded = password.casefold()
+    if folded in _COMMON or folded.rstrip(_TRAILERS) in _COMMON_STEMS:
         return "is one of the most common passwords"
     return None
+
+
+# "password123", "senha2024!", "admin@1": a common word with digits or a symbol tacked on is
+# what guessing tools try right after the bare word.
+_TRAILERS = "0123456789!@#$%&*._-"
+_COMMON_STEMS = {
+    "password",
+    "passw0rd",
+    "p@ssw0rd",
+    "senha",
+    "minhasenha",
+    "qwerty",
+    "qwertyuiop",
+    "asdfgh",
+    "admin",
+    "administrator",
+    "brasil",
+    "brazil",
+    "iloveyou",
+    "letmein",
+    "welcome",
+    "mudar",
+    "abc",
+    "abcdef",
+    "teste",
+    "test",
+    "login",
+    "",  # digits and symbols alone
+}
 
 
 _COMMON = {

@@ -85,7 +85,7 @@ class Ingestor:
                 f"is more than {self.max_future_minutes} minutes in the future",
             )
         if occurred < 0:
-            raise InvalidExpense("occurred_at", "must be after 1970-01-01")
+            raise InvalidExpense("occurred_at", "must not be before 1970-01-01")
         return {
             "user_id": user_id,
             "account": item.account or "",

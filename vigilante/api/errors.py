@@ -23,7 +23,9 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
+from vigilante.api.deps import LANG_PATTERN
 from vigilante.api.limits import SecurityHeaders
+from vigilante.schemas import USERNAME_PATTERN
 from vigilante.service import IdempotencyConflict, InvalidExpense
 
 log = logging.getLogger(__name__)
@@ -31,6 +33,10 @@ log = logging.getLogger(__name__)
 # FastAPI's answer when the body cannot even be decoded (e.g. invalid UTF-8 in a JSON body).
 _UNPARSEABLE_BODY = "There was an error parsing the body"
 _NOT_JSON = "the body is not valid JSON (or not UTF-8)"
+_PATTERN_MESSAGES = {
+    LANG_PATTERN: "should be pt-BR, pt or en",
+    USERNAME_PATTERN: "may hold only letters without accents, digits and . _ @ -",
+}
 _NOT_JSON_TYPE = "send the body as JSON with the header 'content-type: application/json' (got: {})"
 
 
@@ -67,6 +73,8 @@ def field_errors(errors: list[dict]) -> list[dict]:
             out.append({"field": "body", "message": _NOT_JSON, "type": kind})
             continue
         message = str(e.get("msg", "invalid")).removeprefix("Value error, ")
+        if kind == "string_pattern_mismatch":  # a regex means nothing to most people
+            message = _PATTERN_MESSAGES.get((e.get("ctx") or {}).get("pattern"), message)
         out.append({"field": field_name(tuple(e.get("loc", ()))), "message": message, "type": kind})
     return out
 
