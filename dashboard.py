@@ -377,6 +377,17 @@ def history_rows(events: list[dict]) -> pd.DataFrame:
     )
 
 
+def _load_more(api: VigilanteClient, state: dict) -> None:
+    """The next page, fetched before the rerun draws the table (and decides the button)."""
+    try:
+        page = api.events(limit=200, before_id=state["rows"][-1]["id"], **state["query"])
+    except ApiError as exc:
+        state["error"] = exc
+        return
+    state["rows"] += page
+    state["done"] = len(page) < 200
+
+
 def history(api: VigilanteClient) -> None:
     feed: LiveFeed | None = st.session_state.get("feed")
     today = datetime.now(ZONE).date()
@@ -422,13 +433,11 @@ def history(api: VigilanteClient) -> None:
         state = {"query": query, "lang": lang, "rows": [], "done": False}
         st.session_state["history"] = state
     try:
+        if state.get("error") is not None:  # from "load more", which ran before this rerun
+            raise state.pop("error")
         if not state["rows"] and not state["done"]:
             page = api.events(limit=200, **query)
             state["rows"], state["done"] = page, len(page) < 200
-        if not state["done"] and st.button(t("load_more"), key="hist_more"):
-            page = api.events(limit=200, before_id=state["rows"][-1]["id"], **query)
-            state["rows"] += page
-            state["done"] = len(page) < 200
     except ApiError as exc:
         ui.handle_session_error(api, exc)
         return
@@ -447,9 +456,14 @@ def history(api: VigilanteClient) -> None:
         },
         key="hist_table",
     )
-    foot = st.columns([3, 1], vertical_alignment="center")
+    foot = st.columns([2, 1, 1], vertical_alignment="center")
     foot[0].caption(t("showing", count=len(table)))
-    foot[1].download_button(
+    if not state["done"]:  # below the table: the next page is appended there
+        foot[1].button(
+            t("load_more"), key="hist_more", width="stretch", on_click=_load_more,
+            args=(api, state),
+        )  # fmt: skip
+    foot[2].download_button(
         t("export_csv"),
         table.to_csv(index=False).encode("utf-8-sig"),
         file_name="vigilante-despesas.csv" if lang == "pt-BR" else "vigilante-expenses.csv",

@@ -117,6 +117,28 @@ def test_history_filters_and_csv_export(live_api, open_app):
     assert at.get("download_button")
 
 
+def test_history_loads_the_next_page_below_the_rows_already_shown(live_api, open_app):
+    username, password = live_api.new_user("many")
+    client = VigilanteClient(live_api.url)
+    client.login(username, password)
+    start = datetime.now(UTC) - timedelta(days=20)
+    client.post_events(
+        [
+            {"amount": f"{10 + n % 30}.50", "category": "mercado", "merchant": "Dia",
+             "occurred_at": (start + timedelta(hours=n)).isoformat()}
+            for n in range(250)
+        ]
+    )  # fmt: skip
+    at = login(open_app("dashboard.py", live_api.url), username)
+    first = at.dataframe[0].value
+    assert len(first) == 200
+    at.button(key="hist_more").click().run()
+    table = at.dataframe[0].value
+    assert len(table) == 250 and table.iloc[:200].equals(first)  # appended below
+    assert not [b for b in at.button if b.key == "hist_more"]  # nothing more to load
+    assert any(c.value.startswith("250") or "250" in c.value for c in at.caption)
+
+
 def test_english_switch(live_api, open_app):
     username, _ = seeded_user(live_api)
     at = login(open_app("dashboard.py", live_api.url), username)

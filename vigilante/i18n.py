@@ -314,6 +314,7 @@ STRINGS |= {
         "pt-BR": "{spent} de {limit} ({percent}) · estourado em {over}",
         "en": "{spent} of {limit} ({percent}) · over by {over}",
     },
+    "bud_heading": {"pt-BR": "Orçamentos mensais", "en": "Monthly budgets"},
     "bud_add": {"pt-BR": "Novo orçamento mensal", "en": "New monthly budget"},
     "bud_category": {"pt-BR": "Categoria (vazio = todas)", "en": "Category (empty = all)"},
     "bud_limit": {"pt-BR": "Limite por mês (R$)", "en": "Limit per month (R$)"},

@@ -149,7 +149,7 @@ def acked_rows(alerts: list[dict]) -> pd.DataFrame:
 
 def budget_panel(client: VigilanteClient, budgets: list[dict]) -> None:
     month = budgets[0]["month"] if budgets else ""
-    st.markdown(f"**{t('bud_title', month=month)}**" if month else f"**{t('bud_add')}**")
+    st.markdown(f"**{t('bud_title', month=month)}**" if month else f"**{t('bud_heading')}**")
     if not budgets:
         st.caption(t("bud_none"))
     for b in budgets:
