@@ -11,6 +11,11 @@ that very source was built: an edited ``features.py`` runs as Python until the n
 never as stale machine code. Without Cython or a C compiler nothing is built and everything
 runs as Python.
 
+One thing behaves differently: the compiled functions read their module-level names from the
+compiled module, so assigning ``models.features.SOME_CONSTANT = ...`` from outside (a test's
+monkeypatch) does not reach them. Patch attributes of classes and instances, which are shared,
+or pass values in.
+
     python -m models.compiled          # build what is missing (``make`` runs it)
 """
 
