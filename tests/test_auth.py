@@ -18,6 +18,15 @@ def test_taken_username_is_409(client):
     assert r.status_code == 409
 
 
+def test_a_username_is_one_account_whatever_its_case(client):
+    assert client.post("/users", json={"username": "Ana", "password": PASSWORD}).status_code == 201
+    taken = client.post("/users", json={"username": "ana", "password": PASSWORD + "x"})
+    assert taken.status_code == 409
+    for typed in ("Ana", "ana", "ANA"):
+        r = client.post("/token", data={"username": typed, "password": PASSWORD})
+        assert r.status_code == 200, typed
+
+
 def test_weak_and_overlong_passwords_are_422_naming_password(client):
     for bad in ["short", "password1", "aaaaaaaaaaaa", "ana-secret-1", "x" * 1000]:
         r = client.post("/users", json={"username": "ana", "password": bad})

@@ -91,6 +91,12 @@ def test_many_addresses_against_one_account_hit_the_account_limit(site):
     assert site("ana", PASSWORD, address="10.2.0.1").status_code == 200
 
 
+def test_typing_the_account_in_other_cases_does_not_buy_more_guesses(site):
+    for i, typed in enumerate(["ana", "Ana", "ANA", "aNa", "anA"]):
+        assert site(typed, WRONG, address=f"10.1.0.{i}").status_code == 401
+    assert site("ANA", PASSWORD, address="10.2.0.1").status_code == 429
+
+
 def test_one_address_spraying_many_accounts_hits_the_address_limit(site):
     for i in range(7):
         assert site(f"user{i}", WRONG, address="192.0.2.50").status_code == 401

@@ -8,7 +8,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Request, status
 from fastapi.security import OAuth2PasswordRequestForm
-from sqlalchemy import insert, select, update
+from sqlalchemy import case, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
 
@@ -29,6 +29,7 @@ router = APIRouter(tags=["users"])
 USERNAME = re.compile(r"^[A-Za-z0-9_.@-]{3,64}$")
 MAX_PASSWORD_CHARS = 4096
 
+TAKEN = HTTPException(status_code=409, detail="username already taken")
 BAD_LOGIN = HTTPException(
     status_code=status.HTTP_401_UNAUTHORIZED,
     detail="incorrect username or password",
@@ -53,14 +54,22 @@ def create_user(body: UserCreate, ctx: Context):
     password = hash_password(body.password)
     try:
         with ctx.engine.begin() as conn:
+            # "Ana" and "ana" would be two accounts one could pass off as the other.
+            if conn.execute(select(users.c.id).where(_same_name(body.username))).first():
+                raise TAKEN
             user_id = conn.execute(
                 insert(users)
                 .values(username=body.username, password_hash=password, created_ms=now_ms())
                 .returning(users.c.id)
             ).scalar_one()
-    except IntegrityError:
-        raise HTTPException(status_code=409, detail="username already taken") from None
+    except IntegrityError:  # the same name, signed up at the same moment
+        raise TAKEN from None
     return {"id": user_id, "username": body.username}
+
+
+def _same_name(username: str):
+    """Usernames are told apart without regard to case (they are ASCII: see USERNAME)."""
+    return func.lower(users.c.username) == username.lower()
 
 
 def client_address(request: Request) -> str:
@@ -75,8 +84,12 @@ def _check_password(ctx: Context, username: str, password: str) -> int | None:
     # dummy hash is still checked so the answer takes as long as for a real account.
     if USERNAME.match(username):
         with ctx.engine.connect() as conn:
+            # Any case logs in; an account made before names were told apart case-blind, and
+            # sharing this one's letters, is found by its exact spelling first.
             row = conn.execute(
-                select(users.c.id, users.c.password_hash).where(users.c.username == username)
+                select(users.c.id, users.c.password_hash)
+                .where(_same_name(username))
+                .order_by(case((users.c.username == username, 0), else_=1), users.c.id)
             ).first()
     ok, new_hash = verify_password(
         password[:MAX_PASSWORD_CHARS], row.password_hash if row else None
@@ -107,7 +120,9 @@ async def login(
     """
     throttle = ctx.throttle
     try:
-        attempt = await run_in_threadpool(throttle.begin, form.username, client_address(request))
+        # Per account whatever the case it is typed in, or "ANA" would be a fresh budget of tries.
+        account = form.username.lower()
+        attempt = await run_in_threadpool(throttle.begin, account, client_address(request))
     except TooManyAttempts as exc:
         raise HTTPException(
             status_code=status.HTTP_429_TOO_MANY_REQUESTS,
