@@ -56,10 +56,12 @@ def _built(name: str, build: Path) -> Path | None:
 def take_over(namespace: dict, build: Path = BUILD) -> bool:
     """Replace the names of a module that is running as Python with those of its compiled build.
 
-    Called at the end of the module; ``namespace`` is its ``globals()``. True when the
-    compiled build of this very source was found and loaded.
+    Called last in the module, as ``COMPILED = take_over(globals())``: True when the compiled
+    build of this very source was found and loaded (its names are then the module's).
     """
     source = Path(namespace["__file__"])
+    if namespace["__name__"] != f"models.{source.stem}":  # the build itself, or a copy run apart
+        return False
     name = build_name(source)
     path = _built(name, build)
     if path is None:
@@ -80,7 +82,6 @@ def take_over(namespace: dict, build: Path = BUILD) -> bool:
         if isinstance(value, type) and value.__module__ in (spec.name, name):
             value.__module__ = own  # pickles and reprs name the module people import
         namespace[key] = value
-    namespace["COMPILED"] = True
     return True
 
 

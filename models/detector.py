@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 
 import numpy as np
 
+from models.compiled import take_over
 from models.evidence import Evidence, Weighed, weigh
 from models.features import Context
 from models.forest import FlatForest, fit_forest
@@ -187,8 +188,5 @@ class Detector:
         return self.verdicts([vector], [weigh(ctx)], alert_rate)[0]
 
 
-COMPILED = False  # True once the compiled build of this source has taken over (models/compiled.py)
-if __name__ == "models.detector":
-    from models.compiled import take_over
-
-    take_over(globals())
+# Last: the compiled build of this very source, where make made one, replaces all of the above.
+COMPILED = take_over(globals())

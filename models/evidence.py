@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 from scipy.special import stdtr
 
+from models.compiled import take_over
 from models.features import KEEP_ACCOUNT, Context, active_hours, t_density
 
 MAX_LLR = math.log(1e4)
@@ -338,8 +339,5 @@ def weigh(ctx: Context) -> Weighed:
     return Weighed(explicit_evidence(ctx), mitigation(ctx), keep, cap)
 
 
-COMPILED = False  # True once the compiled build of this source has taken over (models/compiled.py)
-if __name__ == "models.evidence":
-    from models.compiled import take_over
-
-    take_over(globals())
+# Last: the compiled build of this very source, where make made one, replaces all of the above.
+COMPILED = take_over(globals())

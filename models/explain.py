@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from models.compiled import take_over
 from models.evidence import Evidence
 
 LANGS = ("pt-BR", "en")
@@ -137,8 +138,5 @@ def reasons(evidence: list[Evidence], lang: str = "pt-BR", currency: str = "BRL"
     return [{"code": e.code, "message": render(e.code, e.params, lang, currency)} for e in ranked]
 
 
-COMPILED = False  # True once the compiled build of this source has taken over (models/compiled.py)
-if __name__ == "models.explain":
-    from models.compiled import take_over
-
-    take_over(globals())
+# Last: the compiled build of this very source, where make made one, replaces all of the above.
+COMPILED = take_over(globals())

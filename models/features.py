@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
+from models.compiled import take_over
 from models.priors import GENERIC, category_prior
 
 FEATURE_NAMES = (
@@ -661,8 +662,5 @@ def active_hours(hours: tuple[int, ...] | list[int]) -> tuple[int, int] | None:
     return start, (start + length) % 24
 
 
-COMPILED = False  # True once the compiled build of this source has taken over (models/compiled.py)
-if __name__ == "models.features":
-    from models.compiled import take_over
-
-    take_over(globals())
+# Last: the compiled build of this very source, where make made one, replaces all of the above.
+COMPILED = take_over(globals())
