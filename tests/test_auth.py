@@ -27,6 +27,30 @@ def test_a_username_is_one_account_whatever_its_case(client):
         assert r.status_code == 200, typed
 
 
+def test_sign_up_waits_for_a_writer_instead_of_failing(client):
+    import threading
+    import time
+
+    from vigilante.db import write_transaction
+
+    held, release = threading.Event(), threading.Event()
+
+    def writer():
+        with write_transaction(client.app.state.ctx.engine):
+            held.set()
+            release.wait(5)
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    held.wait(5)
+    threading.Timer(0.3, release.set).start()
+    started = time.monotonic()
+    r = client.post("/users", json={"username": "cida", "password": PASSWORD})
+    thread.join()
+    assert r.status_code == 201, r.text  # was a 500 "database is locked" on SQLite
+    assert time.monotonic() - started >= 0.25
+
+
 def test_weak_and_overlong_passwords_are_422_naming_password(client):
     for bad in ["short", "password1", "aaaaaaaaaaaa", "ana-secret-1", "x" * 1000]:
         r = client.post("/users", json={"username": "ana", "password": bad})

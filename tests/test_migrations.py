@@ -64,6 +64,35 @@ def test_migrations_go_down_and_up_again(engine):
     assert current_revisions(engine) == (head_revision(),)
 
 
+def test_names_differing_only_in_case_from_before_0005_keep_their_accounts(engine, caplog):
+    from sqlalchemy import text
+
+    upgrade(engine, "0004")
+    with engine.begin() as conn:
+        for name in ("Ana", "ana", "bia"):
+            conn.execute(
+                text("INSERT INTO users (username, password_hash, created_ms) VALUES (:u, 'x', 0)"),
+                {"u": name},
+            )
+    upgrade(engine)
+    assert "usernames that differ only in case: ana" in caplog.text
+    with engine.connect() as conn:
+        names = conn.execute(text("SELECT username FROM users ORDER BY id")).scalars().all()
+    assert names == ["Ana", "ana", "bia"]
+
+
+def test_a_fresh_database_refuses_a_second_case_of_a_name(engine):
+    from sqlalchemy import text
+    from sqlalchemy.exc import IntegrityError
+
+    upgrade(engine)
+    insert = text("INSERT INTO users (username, password_hash, created_ms) VALUES (:u, 'x', 0)")
+    with engine.begin() as conn:
+        conn.execute(insert, {"u": "Ana"})
+    with pytest.raises(IntegrityError), engine.begin() as conn:
+        conn.execute(insert, {"u": "ana"})  # what two sign-ups at the same moment would do
+
+
 def test_api_refuses_an_unmigrated_database_and_says_what_to_run(empty_url, tmp_path):
     settings = Settings(
         data_dir=tmp_path / "data",

@@ -21,6 +21,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    func,
 )
 
 # SQLite only auto-increments an INTEGER PRIMARY KEY (the rowid alias).
@@ -47,6 +48,8 @@ users = Table(
     # Per-user target alert rate; NULL means the configured default.
     Column("alert_rate", Float, nullable=True),
 )
+# "Ana" and "ana" are one account (migration 0005).
+Index("ux_users_username_lower", func.lower(users.c.username), unique=True)
 
 expenses = Table(
     "expenses",

@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
 
 from vigilante.api.deps import Context
+from vigilante.db import write_transaction
 from vigilante.schemas import Token, UserCreate, UserPublic
 from vigilante.security import (
     create_access_token,
@@ -53,7 +54,9 @@ def create_user(body: UserCreate, ctx: Context):
         raise HTTPException(status_code=422, detail=detail)
     password = hash_password(body.password)
     try:
-        with ctx.engine.begin() as conn:
+        # The write lock up front: on SQLite a read that turns into a write meets a busy
+        # database at once instead of waiting its turn.
+        with write_transaction(ctx.engine) as conn:
             # "Ana" and "ana" would be two accounts one could pass off as the other.
             if conn.execute(select(users.c.id).where(_same_name(body.username))).first():
                 raise TAKEN
