@@ -310,28 +310,61 @@ class Simulator:
         A live stream runs far faster than the days it simulates (a day of 40 spenders in
         minutes), so stamped with the clock its expenses would land at any hour, and every
         spender's habits would look broken ("unusual hour" all day). Live, it passes on only
-        the expenses simulated for the clock's hour of the day, and an expense at an hour
-        when nobody spends only after a week of simulated days had none.
+        the expenses simulated for the clock's hour of the day (see :meth:`_live_hour`).
         """
         clock = clock or (lambda: datetime.now(self.tz))
         day = self.start.date()
         quiet_days = 0
         while True:
-            batch = sorted(self._one_day(day), key=lambda pair: pair[0])
+            batch = [
+                p for p in sorted(self._one_day(day), key=lambda p: p[0]) if p[0] >= self.start
+            ]
+            if not realtime:
+                yield from (item for _, item in batch)
+                day += timedelta(days=1)
+                continue
+            chosen: dict[int, set[int]] = {}  # clock hour -> indexes in batch passed on
             sent = 0
-            for when, item in batch:
-                if when < self.start:
+            for index, (_, item) in enumerate(batch):
+                now = clock().astimezone(self.tz)
+                if now.hour not in chosen:
+                    chosen[now.hour] = self._live_hour(batch, now.hour, quiet_days >= QUIET_DAYS)
+                if index not in chosen[now.hour]:
                     continue
-                if realtime:
-                    now = clock().astimezone(self.tz)
-                    if when.hour != now.hour and quiet_days < QUIET_DAYS:
-                        continue
-                    item.payload["occurred_at"] = now.isoformat(timespec="seconds")
+                item.payload["occurred_at"] = now.isoformat(timespec="seconds")
                 sent += 1
-                quiet_days = 0
                 yield item
-            quiet_days = quiet_days + 1 if not sent else 0
+            quiet_days = 0 if sent else quiet_days + 1
             day += timedelta(days=1)
+
+    def _live_hour(self, batch: list, hour: int, quiet: bool) -> set[int]:
+        """Which of a simulated day's expenses a live stream passes on at ``hour`` of the clock.
+
+        Those simulated for that hour; their anomalies thinned to the stream's anomaly rate of
+        that hour's normal expenses (at 03:00 nearly every simulated expense is a night
+        anomaly, and a stream paced by the clock would be nearly all anomalies). After a week
+        of simulated days with nobody spending at this hour, the day's normal expenses nearest
+        to it instead.
+        """
+        normal = [i for i, (when, item) in enumerate(batch) if when.hour == hour and not item.label]
+        incidents: dict[int | None, list[int]] = {}
+        for i, (when, item) in enumerate(batch):
+            if when.hour == hour and item.label:
+                incidents.setdefault(item.incident, []).append(i)
+        anomalous = sum(len(v) for v in incidents.values())
+        share = 0.0
+        if anomalous:
+            share = self.anomaly_rate / (1 - self.anomaly_rate) * len(normal) / anomalous
+        keep = set(normal)
+        for indexes in incidents.values():  # an incident (a burst, a split) goes whole or not
+            if self.rng.random() < share:
+                keep.update(indexes)
+        if keep or not quiet:
+            return keep
+        away = {i: min((when.hour - hour) % 24, (hour - when.hour) % 24)
+                for i, (when, item) in enumerate(batch) if not item.label}  # fmt: skip
+        nearest = min(away.values(), default=None)
+        return {i for i, d in away.items() if d == nearest}
 
     # -- one day of everyone -----------------------------------------------------------------
 
