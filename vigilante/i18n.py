@@ -384,7 +384,7 @@ REASON_LABELS = {
     "burst": {"pt-BR": "rajada de cobranças", "en": "burst of charges"},
     "split": {"pt-BR": "compra fracionada", "en": "split purchase"},
     "amount_spike": {"pt-BR": "valor muito alto", "en": "amount spike"},
-    "typical_amount": {"pt-BR": "valor muito alto", "en": "amount far above typical"},
+    "typical_amount": {"pt-BR": "valor atípico p/ categoria", "en": "far above typical"},
     "merchant_amount": {"pt-BR": "valor fora do comum no local", "en": "unusual at merchant"},
     "new_category": {"pt-BR": "categoria nova", "en": "new category"},
     "new_category_plain": {"pt-BR": "categoria nova", "en": "new category"},

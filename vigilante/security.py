@@ -105,7 +105,8 @@ def password_problem(password: str, username: str, settings: Settings) -> str | 
     if password.casefold() == username.casefold() or username.casefold() in password.casefold():
         return "must not contain the username"
     folded = password.casefold()
-    if folded in _COMMON or folded.rstrip(_TRAILERS) in _COMMON_STEMS:
+    stem = folded.rstrip(_TRAILERS)
+    if folded in _COMMON or (stem and stem in _COMMON_STEMS):
         return "is one of the most common passwords"
     return None
 
@@ -135,7 +136,6 @@ _COMMON_STEMS = {
     "teste",
     "test",
     "login",
-    "",  # digits and symbols alone
 }
 
 

@@ -37,6 +37,7 @@ _PATTERN_MESSAGES = {
     LANG_PATTERN: "should be pt-BR, pt or en",
     USERNAME_PATTERN: "may hold only letters without accents, digits and . _ @ -",
 }
+_WHOLE_BODY_TYPES = {"dict_type", "model_attributes_type", "list_type", "model_type"}
 _NOT_JSON_TYPE = "send the body as JSON with the header 'content-type: application/json' (got: {})"
 
 
@@ -103,7 +104,7 @@ def install(app: FastAPI) -> None:
             # curl -d sends a form unless told otherwise; "should be a valid dictionary" would
             # send the user looking at their JSON, which is fine.
             for error in errors:
-                if error["field"] == "body":
+                if error["field"] == "body" and error["type"] in _WHOLE_BODY_TYPES:
                     error["message"] = _NOT_JSON_TYPE.format(media or "none")
         return JSONResponse(status_code=422, content={"detail": errors})
 
