@@ -25,7 +25,6 @@ $(WALK): models/_walk.c
 COMPILED := models/_build/.built
 $(COMPILED): $(STAMP) models/compiled.py $(addprefix models/,$(addsuffix .py,features evidence detector explain))
 	$(BIN)/python -m models.compiled
-	touch $@
 
 NATIVE := $(WALK) $(COMPILED)
 

@@ -25,9 +25,16 @@ import hashlib
 import importlib.machinery
 import importlib.util
 import logging
+import os
 import shutil
 import sys
+import tempfile
 from pathlib import Path
+
+try:
+    import fcntl
+except ImportError:  # Windows: builds do not take turns
+    fcntl = None
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +93,12 @@ def take_over(namespace: dict, build: Path = BUILD) -> bool:
 
 
 def build(modules: tuple[str, ...] = MODULES, build: Path = BUILD) -> list[str]:
-    """Compile each module whose current source has no build yet; remove outdated builds."""
+    """Compile each module whose current source has no build yet; remove outdated builds.
+
+    Returns the names of the modules now built (new or already there). Two builds at once
+    (two ``make`` runs) take turns on a lock; each compiles in a scratch folder of its own and
+    moves the finished module into place, so an interrupted build leaves nothing half-written.
+    """
     build.mkdir(exist_ok=True)
     try:
         from Cython.Build import cythonize
@@ -95,44 +107,51 @@ def build(modules: tuple[str, ...] = MODULES, build: Path = BUILD) -> list[str]:
     except ImportError:
         print("Cython is not installed: the detector runs as Python")
         return []
-    built = []
-    for stem in modules:
-        source = HERE / f"{stem}.py"
-        name = build_name(source)
-        for old in build.glob(f"{stem}_*"):
-            if not old.name.startswith(name):
-                old.unlink() if old.is_file() else shutil.rmtree(old)
-        if _built(name, build) is not None:
-            continue
-        copy = build / f"{name}.py"
+    with open(build / ".lock", "w") as lock:
+        if fcntl is not None:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        ready = []
+        for stem in modules:
+            source = HERE / f"{stem}.py"
+            name = build_name(source)
+            for old in build.glob(f"{stem}_*"):
+                if not old.name.startswith(name):
+                    old.unlink(missing_ok=True)
+            if _built(name, build) is None:
+                try:
+                    _compile(source, name, build, cythonize, Distribution, build_ext)
+                except Exception as exc:  # no C compiler or no Python headers, most likely
+                    print(f"could not compile models/{stem}.py ({exc}): it runs as Python")
+                    continue
+                print(f"compiled models/_build/{name}")
+            ready.append(name)
+    return ready
+
+
+def _compile(source: Path, name: str, build: Path, cythonize, Distribution, build_ext) -> None:
+    with tempfile.TemporaryDirectory(dir=build, prefix=".scratch-") as scratch:
+        copy = Path(scratch) / f"{name}.py"
         shutil.copyfile(source, copy)
-        try:
-            extensions = cythonize(
-                [str(copy)],
-                compiler_directives={"language_level": 3},
-                build_dir=str(build / "c"),
-                quiet=True,
-            )
-            # -ffp-contract=off: no fused multiply-adds, which would change results' last bits
-            for extension in extensions:
-                extension.extra_compile_args = ["-O2", "-ffp-contract=off"]
-            dist = Distribution({"ext_modules": extensions})
-            command = build_ext(dist)
-            command.build_lib = str(build)
-            command.build_temp = str(build / "tmp")
-            command.ensure_finalized()
-            command.run()
-        except Exception as exc:  # no C compiler, most likely
-            print(f"could not compile models/{stem}.py ({exc}): it runs as Python")
-            continue
-        finally:
-            copy.unlink(missing_ok=True)
-        built.append(name)
-    for scratch in ("tmp", "c"):  # the generated C and objects: only the modules are kept
-        shutil.rmtree(build / scratch, ignore_errors=True)
-    return built
+        extensions = cythonize(
+            [str(copy)],
+            compiler_directives={"language_level": 3},
+            build_dir=str(Path(scratch) / "c"),
+            quiet=True,
+        )
+        # -ffp-contract=off: no fused multiply-adds, which would change results' last bits
+        for extension in extensions:
+            extension.extra_compile_args = ["-O2", "-ffp-contract=off"]
+        command = build_ext(Distribution({"ext_modules": extensions}))
+        command.build_lib = str(Path(scratch) / "lib")
+        command.build_temp = str(Path(scratch) / "tmp")
+        command.ensure_finalized()
+        command.run()
+        (output,) = command.get_outputs()
+        os.replace(output, build / Path(output).name)  # whole, or not at all
 
 
 if __name__ == "__main__":
-    for name in build():
-        print(f"compiled models/_build/{name}")
+    # The stamp `make` checks, only once every module is built: a compiler installed later
+    # is used at the next `make`, not only after the next edit.
+    if len(build()) == len(MODULES):
+        (BUILD / ".built").touch()

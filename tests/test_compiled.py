@@ -6,6 +6,7 @@ import dataclasses
 import importlib.util
 import shutil
 import sys
+import sysconfig
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -23,19 +24,33 @@ from vigilante.simulate import Simulator
 MODELS = Path(features.__file__).resolve().parent
 
 
-def _as_python(stem: str):
-    """The module run from its source as Python, beside the compiled one in use."""
-    spec = importlib.util.spec_from_file_location(f"python_{stem}", MODELS / f"{stem}.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while it runs
+def _as_python(*stems: str) -> list:
+    """The modules run from their source as Python, beside the compiled ones in use; each
+    imports the Python ones loaded before it (evidence gets the Python features)."""
+    loaded, swapped = [], {}
     try:
-        spec.loader.exec_module(module)
+        for stem in stems:
+            spec = importlib.util.spec_from_file_location(f"python_{stem}", MODELS / f"{stem}.py")
+            module = importlib.util.module_from_spec(spec)
+            sys.modules[spec.name] = module  # dataclasses look their module up while it runs
+            spec.loader.exec_module(module)
+            del sys.modules[spec.name]
+            swapped[f"models.{stem}"] = sys.modules[f"models.{stem}"]
+            sys.modules[f"models.{stem}"] = module
+            loaded.append(module)
     finally:
-        del sys.modules[spec.name]
-    return module
+        sys.modules.update(swapped)
+    return loaded
 
 
-@pytest.mark.skipif(shutil.which("cc") is None, reason="no C compiler: the detector runs as Python")
+def _can_compile() -> bool:
+    """Cython, a C compiler and Python's headers: what `make` needs to build the modules."""
+    headers = Path(sysconfig.get_paths()["include"]) / "Python.h"
+    cython = importlib.util.find_spec("Cython") is not None
+    return cython and shutil.which("cc") is not None and headers.exists()
+
+
+@pytest.mark.skipif(not _can_compile(), reason="no Cython, C compiler or Python headers")
 def test_the_compiled_detector_is_built_and_used_where_a_compiler_exists():
     # `make` builds them; were they missing, every expense would cost twice the CPU.
     assert features.COMPILED and evidence.COMPILED and detector.COMPILED and explain.COMPILED
@@ -58,8 +73,10 @@ def _stream(seed: int, **params):
 def test_compiled_detector_is_bit_identical_to_python(params):
     if not features.COMPILED:
         pytest.skip("not compiled here")
-    python_features, python_evidence = _as_python("features"), _as_python("evidence")
-    python_detector, python_explain = _as_python("detector"), _as_python("explain")
+    python_features, python_evidence, python_detector, python_explain = _as_python(
+        "features", "evidence", "detector", "explain"
+    )
+    assert python_evidence.t_density is python_features.t_density  # Python all the way down
     assert not python_features.COMPILED
     histories = [features.SpenderHistory(), python_features.SpenderHistory()]
     payloads = _stream(3, **params)
