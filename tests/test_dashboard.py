@@ -149,6 +149,16 @@ def test_english_switch(live_api, open_app):
     assert any("same amount at Dia a Dia 3 min ago" in m.value for m in at.markdown)
 
 
+def test_the_login_page_switches_language_with_the_sidebar_folded(live_api, open_app):
+    at = open_app("dashboard.py", live_api.url).run()
+    assert any(f.subheader and "Entrar" in f.subheader[0].value for f in at.get("form"))
+    at.button(key="login_lang").click().run()
+    assert not at.exception
+    assert any(f.subheader and f.subheader[0].value == "Log in" for f in at.get("form"))
+    assert at.selectbox(key="lang").value == "en"  # the sidebar's switch follows
+    assert at.button(key="login_lang").label == "Português (Brasil)"  # and back again
+
+
 def test_auth_off_needs_no_login(live_api_auth_off, open_app):
     at = open_app("dashboard.py", live_api_auth_off.url)
     assert not at.exception

@@ -125,6 +125,13 @@ def require_login(client: VigilanteClient) -> None:
     if not st.session_state.get("auth_required", True) or client.logged_in:
         return
     prefill = _demo_prefill()
+    # The sidebar's language switch is out of sight while the dashboard's sidebar is folded:
+    # the login page offers it too.
+    other = next(code for code in i18n.LANGS if code != lang())
+    st.button(
+        i18n.LANG_NAMES[other], key="login_lang", icon=":material/translate:", type="tertiary",
+        on_click=st.session_state.update, kwargs={"lang": other},
+    )  # fmt: skip
     with st.form("login", border=True, width=420):
         st.subheader(t("login_title"))
         username = st.text_input(
