@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from fastapi.testclient import TestClient
 
@@ -31,6 +31,7 @@ def test_a_new_user_is_scored_by_the_prior_until_enough_data_then_by_a_forest(ma
     info = client.get("/model", headers=auth).json()
     assert info["version"] == "prior-1" and info["kind"] == "prior-evidence"
     assert info["alert_rate"] == 0.03
+    assert info["trained_at"] is None  # never fitted
 
     data = payloads(120)
     first = client.post("/events", json=data[:40], headers=auth).json()
@@ -44,6 +45,7 @@ def test_a_new_user_is_scored_by_the_prior_until_enough_data_then_by_a_forest(ma
     assert trained["version"].startswith("if-")
     assert trained["kind"] == "isolation-forest+evidence"
     assert trained["samples"] == 60
+    assert datetime.fromisoformat(trained["trained_at"]) > datetime.now(UTC) - timedelta(minutes=1)
     assert MIN_THRESHOLD <= trained["threshold"] <= 0.9
 
     later = client.post("/events", json=data[60:70], headers=auth).json()

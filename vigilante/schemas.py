@@ -287,7 +287,9 @@ class Stats(BaseModel):
 
 class ModelInfo(BaseModel):
     version: str
-    trained_at: datetime
+    trained_at: datetime | None = Field(
+        description="When this version was fitted; null for the built-in prior detector."
+    )
     samples: int
     threshold: float
     alert_rate: float = Field(description="Target share of your expenses flagged.")

@@ -39,7 +39,8 @@ def _model_info(ctx: Context, user_id: int) -> dict:
     rate = _alert_rate(ctx, user_id)
     return {
         "version": detector.version,
-        "trained_at": detector.trained_at.isoformat(),
+        # The prior detector was never fitted (its own stamp is when this server started).
+        "trained_at": detector.trained_at.isoformat() if detector.flat is not None else None,
         "samples": detector.samples,
         "threshold": detector.threshold(rate),
         "alert_rate": rate,
