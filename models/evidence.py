@@ -213,7 +213,7 @@ def explicit_evidence(ctx: Context) -> list[Evidence]:
                     {"category": ctx.category, "count": ctx.category_count, "cents": ctx.cents},
                 )
             )
-    if ctx.history_size < 3 and not ctx.recurring:
+    if ctx.history_size < 3 and not ctx.recurring and ctx.typical_known:
         # A new account (or spender) has no usual of its own yet: its amount is weighed against
         # what the category costs in the household, else in the built-in priors, and only far
         # out (their spread is wide, and a first week holds the odd big settling-in expense).

@@ -260,6 +260,7 @@ class Context:
     category_essential: bool  # rent, utilities, subscriptions: paid by nearly everyone
     category_known: bool  # one of the common household categories of the built-in priors
     z_category_prior: float  # amount against the household / built-in prior of the category
+    typical_known: bool  # that yardstick rests on the household's expenses, or priors that apply
     merchant_novel: bool
     merchant_visits: int
     merchant_quick_repeats: int
@@ -317,8 +318,11 @@ def round_limit(cents: int) -> int | None:
 class SpenderHistory:
     """The recent past of one user, per account, updated one expense at a time."""
 
-    def __init__(self, tz: str = "America/Sao_Paulo"):
+    def __init__(self, tz: str = "America/Sao_Paulo", trust_priors: bool = True):
         self.tz = ZoneInfo(tz)
+        # The built-in priors are prices in BRL: in another currency they say what a category
+        # costs only once the household's own expenses have moved them (typical_known).
+        self.trust_priors = trust_priors
         self.accounts: dict[str, AccountState] = {}
         self.user_logs = RobustWindow(KEEP_USER)
         self.user_by_category: dict[str, RobustWindow] = {}
@@ -601,6 +605,7 @@ class SpenderHistory:
             category_essential=bool(prior and prior.essential),
             category_known=prior is not None,
             z_category_prior=base.z(x),
+            typical_known=self.trust_priors or base.n >= 3,
             merchant_novel=merchant_novel,
             merchant_visits=m.visits if m else 0,
             merchant_quick_repeats=max(m.quick_repeats - max(burst - 1, 0), 0) if m else 0,

@@ -24,6 +24,7 @@ class CategoryPrior:
     essential: bool  # paid by nearly everyone, usually monthly
 
 
+PRIORS_CURRENCY = "BRL"  # the table's amounts
 GENERIC = CategoryPrior(math.log(60.0), 1.3, False)
 
 # typical amount (R$), log spread, essential

@@ -204,6 +204,17 @@ def test_a_first_expense_far_above_what_its_category_costs_is_flagged(ana):
         assert not verdict.is_anomaly and "typical_amount" not in codes(verdict)
 
 
+def test_in_another_currency_the_built_in_prices_are_no_yardstick_until_the_household_is():
+    yen = Scorer()
+    yen.history = SpenderHistory("America/Sao_Paulo", trust_priors=False)  # e.g. JPY
+    dinner = yen.score(event(at(0, 20, 0), 30_000, "alimentação", "Sushi Ya"))
+    assert "typical_amount" not in codes(dinner)  # ¥30,000: 857× a Brazilian meal, and normal
+    for d in range(1, 4):
+        yen.score(event(at(d, 12, 0), 1_500 + 300 * d, "alimentação", "Sushi Ya"))
+    odd = yen.score(event(at(5, 12, 0), 9_000_000, "alimentação", "Sushi Ya", account="c-2"))
+    assert codes(odd)[0] == "typical_amount"  # the household's lunches are the yardstick now
+
+
 def test_other_accounts_of_the_user_are_their_own_spenders(ana):
     other = "cartão-2"
     for d in range(30):

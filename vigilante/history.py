@@ -63,8 +63,9 @@ def to_event(row) -> Event:
 
 
 class HistoryCache:
-    def __init__(self, timezone: str):
+    def __init__(self, timezone: str, trust_priors: bool = True):
         self.timezone = timezone
+        self.trust_priors = trust_priors  # the deployment's currency is the priors' (BRL)
         self._users: OrderedDict[int, tuple[SpenderHistory, int]] = OrderedDict()
         self._lock = threading.Lock()
         # One lock per user: the history is mutated while an ingest scores in order.
@@ -85,7 +86,7 @@ class HistoryCache:
             if cached:
                 self._users.move_to_end(user_id)
         if cached is None:
-            history = SpenderHistory(self.timezone)
+            history = SpenderHistory(self.timezone, self.trust_priors)
             rows = conn.execute(
                 select(*_COLUMNS)
                 .where(expenses.c.user_id == user_id)

@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 
 import vigilante
 from models import detector, evidence, explain, features, forest
+from models.priors import PRIORS_CURRENCY
 from vigilante.alerts.worker import AlertWorker
 from vigilante.api import errors
 from vigilante.api.deps import AppContext
@@ -110,7 +111,7 @@ def build_context(settings: Settings) -> AppContext:
     ingestor = Ingestor(
         engine=engine,
         detectors=detectors,
-        histories=HistoryCache(settings.timezone),
+        histories=HistoryCache(settings.timezone, settings.currency == PRIORS_CURRENCY),
         currency=settings.currency,
         max_future_minutes=settings.max_future_minutes,
         idempotency_ttl_ms=settings.idempotency_hours * 3_600_000,
