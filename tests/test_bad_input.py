@@ -191,6 +191,19 @@ def test_an_offset_east_of_utc_whose_plus_became_a_space_is_told_to_write_it_as_
     assert ok.status_code == 200
 
 
+def test_an_impossible_time_and_a_broken_character_are_told_for_what_they_are(shared):
+    client, auth = shared
+    for when in ("2026-03-02T25:00:00Z", "2026-03-02T12:61:00Z", "2026-03-02T23:59:60Z"):
+        r = client.post("/event", json={"amount": 1, "category": "x", "occurred_at": when},
+                        headers=auth)  # fmt: skip
+        (error,) = r.json()["detail"]
+        assert error["message"].startswith("Input should be a date and time with an offset")
+    body = b'{"amount": 1, "category": "caf\\ud800"}'  # a lone surrogate, escaped in JSON
+    r = client.post("/event", content=body, headers=auth | {"content-type": "application/json"})
+    (error,) = r.json()["detail"]
+    assert (error["field"], error["message"]) == ("category", "must be valid Unicode text")
+
+
 def test_a_pattern_is_explained_in_words_not_shown_as_a_regex(shared):
     client, auth = shared
     lang = client.get("/events?lang=xx", headers=auth).json()["detail"][0]

@@ -59,6 +59,8 @@ def _text_validator(max_length: int, min_length: int):
         if len(value) > max_length:
             raise ValueError(f"must have at most {max_length} characters")
         if _BAD_CHARS.search(value):
+            if _SURROGATE.search(value):  # a lone half of a UTF-16 pair, as "\ud800" in JSON
+                raise ValueError("must be valid Unicode text")
             raise ValueError("must not contain control characters")
         value = value.strip(_BLANK_CHARS)
         if len(value) < min_length:
@@ -85,7 +87,8 @@ def _bounded_text(max_length: int, min_length: int = 0):
 # RFC 3339 date-time, what OpenAPI's "format: date-time" means: no bare Unix numbers, no
 # missing seconds or offsets. The values themselves are then checked by pydantic.
 _RFC3339 = re.compile(
-    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2})$"
+    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt]([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]+)?"
+    r"([Zz]|[+-][0-9]{2}:[0-9]{2})$"
 )
 
 
