@@ -61,14 +61,19 @@ def test_rent_comes_every_month_on_the_same_day_with_the_same_amount():
         assert len({p["occurred_at"][8:10] for p in payments}) == 1
 
 
+def live(sim: Simulator, hour: int, n: int) -> tuple[datetime, list]:
+    """The first ``n`` expenses of a live stream whose clock stands at ``hour``:17."""
+    now = datetime(2026, 3, 2, hour, 17, tzinfo=sim.tz)
+    stream = sim.stream(realtime=True, clock=lambda: now)
+    return now, [next(stream) for _ in range(n)]
+
+
 @pytest.mark.parametrize("hour", [10, 20])
 def test_a_live_stream_keeps_each_spender_to_their_hours(hour):
     # Stamped with the clock, a live expense must still fall in its spender's usual hours, or
     # the demo's every expense is "at an unusual hour".
     sim = Simulator(seed=4, accounts=40, start=START)
-    now = datetime(2026, 3, 2, hour, 17, tzinfo=sim.tz)
-    stream = sim.stream(realtime=True, clock=lambda: now)
-    items = [next(stream) for _ in range(300)]
+    now, items = live(sim, hour, 300)
     spenders = {s.account: s for s in sim.spenders}
     for item in items:
         assert item.payload["occurred_at"] == now.isoformat(timespec="seconds")
@@ -82,18 +87,13 @@ def test_a_live_stream_keeps_each_spender_to_their_hours(hour):
 def test_a_live_stream_at_night_keeps_the_anomaly_rate(hour):
     # At 03:00 nearly every simulated expense is a night anomaly: passed on as they come, a
     # stream paced by the clock was 95 % anomalies.
-    sim = Simulator(seed=5, accounts=150, start=START)
-    now = datetime(2026, 3, 2, hour, 10, tzinfo=sim.tz)
-    stream = sim.stream(realtime=True, clock=lambda: now)
-    items = [next(stream) for _ in range(60)]
+    _, items = live(Simulator(seed=5, accounts=150, start=START), hour, 60)
     assert sum(item.label is not None for item in items) <= 6  # 3 % configured
 
 
 def test_a_live_stream_at_an_hour_nobody_spends_still_flows():
-    sim = Simulator(seed=4, accounts=3, start=START, night_owls=0.0)
-    now = datetime(2026, 3, 2, 4, 0, tzinfo=sim.tz)
-    stream = sim.stream(realtime=True, clock=lambda: now)
-    assert len([next(stream) for _ in range(5)]) == 5
+    _, items = live(Simulator(seed=4, accounts=3, start=START, night_owls=0.0), 4, 5)
+    assert len(items) == 5
 
 
 def test_realtime_stream_is_stamped_now():
