@@ -100,11 +100,7 @@ def build(modules: tuple[str, ...] = MODULES, build: Path = BUILD) -> list[str]:
     moves the finished module into place, so an interrupted build leaves nothing half-written.
     """
     build.mkdir(exist_ok=True)
-    try:
-        from Cython.Build import cythonize
-        from setuptools import Distribution
-        from setuptools.command.build_ext import build_ext
-    except ImportError:
+    if not all(importlib.util.find_spec(m) for m in ("Cython", "setuptools")):
         print("Cython is not installed: the detector runs as Python")
         return []
     with open(build / ".lock", "w") as lock:
@@ -119,7 +115,7 @@ def build(modules: tuple[str, ...] = MODULES, build: Path = BUILD) -> list[str]:
                     old.unlink(missing_ok=True)
             if _built(name, build) is None:
                 try:
-                    _compile(source, name, build, cythonize, Distribution, build_ext)
+                    _compile(source, name, build)
                 except Exception as exc:  # no C compiler or no Python headers, most likely
                     print(f"could not compile models/{stem}.py ({exc}): it runs as Python")
                     continue
@@ -128,7 +124,11 @@ def build(modules: tuple[str, ...] = MODULES, build: Path = BUILD) -> list[str]:
     return ready
 
 
-def _compile(source: Path, name: str, build: Path, cythonize, Distribution, build_ext) -> None:
+def _compile(source: Path, name: str, build: Path) -> None:
+    from Cython.Build import cythonize
+    from setuptools import Distribution
+    from setuptools.command.build_ext import build_ext
+
     with tempfile.TemporaryDirectory(dir=build, prefix=".scratch-") as scratch:
         copy = Path(scratch) / f"{name}.py"
         shutil.copyfile(source, copy)
