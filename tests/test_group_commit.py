@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import threading
@@ -12,7 +13,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import event, insert, select
 
-from vigilante.db import engine_for_url, write_transaction
+from vigilante.db import _TURNS, engine_for_url, write_transaction
 from vigilante.tables import metadata, users
 from vigilante.writer import GroupCommitWriter, Job
 
@@ -296,4 +297,36 @@ def test_a_lock_file_that_cannot_be_used_leaves_the_ordering_to_sqlite(tmp_path)
     (tmp_path / "turns.db.writer-lock").mkdir()  # cannot be opened as a file
     _write(engine, "unqueued")
     assert "unqueued" in _names(engine)
+    engine.dispose()
+
+
+def test_a_forked_child_does_not_share_its_parents_turn(tmp_path):
+    """The lock file's descriptor stays open between turns; a child forked from a process
+    that took turns must not inherit it as its own (a shared open file shares its flock, so
+    both would "hold" the lock at once): it waits for the parent's turn like anyone else."""
+    db = tmp_path / "turns.db"
+    engine = engine_for_url(f"sqlite:///{db}", busy_timeout_ms=5_000)
+    metadata.create_all(engine)
+    turn = _TURNS[engine]
+    with turn():  # the descriptor is opened and kept
+        pass
+    go_r, go_w = os.pipe()
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: once the parent holds its turn, how long its own took to come
+        os.read(go_r, 1)
+        started = time.monotonic()
+        with turn():
+            os.write(write, f"{time.monotonic() - started:.3f}".encode())
+        os._exit(0)
+    with turn():
+        os.write(go_w, b"x")
+        time.sleep(0.5)
+    waited = float(os.read(read, 64).decode())
+    os.waitpid(pid, 0)
+    for fd in (go_r, go_w, read, write):
+        os.close(fd)
+    assert waited >= 0.4  # it waited for the parent to let go
+    with turn():  # and the parent takes turns again afterwards
+        pass
     engine.dispose()

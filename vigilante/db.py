@@ -111,6 +111,12 @@ class WriterTurn:
         self.timeout = timeout
         self._threads = threading.RLock()
         self._local = threading.local()  # re-entry depth in this thread
+        # One descriptor of the lock file, kept open for this process's turns: a stat, an open
+        # and a close at every group commit were three system calls, each giving up the GIL
+        # and waiting behind the event loop to take it back. Reopened after a fork (a shared
+        # open file shares its flock, so parent and child would both "hold" it).
+        self._fd: int | None = None
+        self._fd_pid = 0
 
     @contextmanager
     def __call__(self) -> Iterator[None]:
@@ -128,8 +134,28 @@ class WriterTurn:
         finally:
             self._local.depth = depth
             if fd is not None:
-                os.close(fd)  # lets go of the lock
+                self._let_go(fd)
             self._threads.release()
+
+    def _let_go(self, fd: int) -> None:
+        if fd == self._fd:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+                return
+            except OSError:  # unlocking failed: closing the descriptor lets go for certain
+                self._fd = None
+        os.close(fd)
+
+    def __del__(self) -> None:
+        if self._fd is not None and self._fd_pid == os.getpid():
+            with contextlib.suppress(OSError):
+                os.close(self._fd)
+
+    def _kept(self) -> int:
+        """This process's open descriptor of the lock file (raises OSError if unusable)."""
+        if self._fd is None or self._fd_pid != os.getpid():
+            self._fd, self._fd_pid = self._open(), os.getpid()
+        return self._fd
 
     def _open(self) -> int:
         # Read-only is enough to lock; created with the database's own permissions, so every
@@ -145,16 +171,15 @@ class WriterTurn:
         file cannot be used (permissions, a filesystem without locks): SQLite's lock alone then
         orders the writers, as it did before the queue."""
         try:
-            fd = self._open()
+            fd = self._kept()
         except OSError:
             return None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             return fd
         except BlockingIOError:
-            os.close(fd)
+            pass
         except OSError:
-            os.close(fd)
             return None
         # Taken by another process: wait for it in the kernel (woken at its release), on a
         # thread of its own so that the wait can end at the deadline. SQLite's own lock stays
