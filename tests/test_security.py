@@ -396,3 +396,27 @@ def test_a_token_verified_before_still_expires_on_time(monkeypatch):
     monkeypatch.setattr(security.time, "time", lambda: real() + 61)
     assert tokens.user_id(token) is None
     assert tokens.user_id(others[0]) == 8
+
+
+def test_an_unexpected_error_on_the_ingest_fast_path_is_the_apps_own_500(make_client):
+    """POST /event is answered in front of FastAPI's middleware (vigilante.api.fastpath): an
+    error nothing handles still gets the app's 500 (no internals, the security headers), and
+    still reaches the server's log as an error."""
+    client = make_client()
+    auth = signup_and_login(client)
+    # The first request checks the user through FastAPI's route; later ones take the fast path.
+    assert client.post("/event", json={"amount": 9, "category": "mercado"}, headers=auth).is_success
+
+    async def broken(*args, **kwargs):
+        raise RuntimeError("secret internals /etc/passwd")
+
+    client.app.state.ctx.ingestor.ingest_async = broken
+    raw = TestClient(client.app, raise_server_exceptions=False)
+    r = raw.post("/event", json={"amount": 12.5, "category": "mercado"}, headers=auth)
+    assert r.status_code == 500
+    assert r.json() == {"detail": "internal error"}
+    assert "passwd" not in r.text
+    for name, value in SECURITY_HEADERS.items():
+        assert r.headers.get(name) == value, name
+    with pytest.raises(RuntimeError, match="secret internals"):  # raised on to the server
+        client.post("/event", json={"amount": 12.5, "category": "mercado"}, headers=auth)
