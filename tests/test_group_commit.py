@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -13,7 +14,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import event, insert, select
 
-from vigilante.db import _TURNS, engine_for_url, write_transaction
+from vigilante.db import _TURNS, LOCK_SUFFIX, WriterTurn, engine_for_url, write_transaction
 from vigilante.tables import metadata, users
 from vigilante.writer import GroupCommitWriter, Job
 
@@ -330,3 +331,67 @@ def test_a_forked_child_does_not_share_its_parents_turn(tmp_path):
     with turn():  # and the parent takes turns again afterwards
         pass
     engine.dispose()
+
+
+def test_a_parent_that_dies_holding_its_turn_leaves_no_lock_behind_in_its_child(tmp_path):
+    """A forked child closes the descriptor it inherited: were it kept, the parent's lock
+    would outlive the parent for as long as the child lived, and every writer would wait out
+    the busy timeout at each write."""
+    db = tmp_path / "turns.db"
+    script = (
+        "import os, sys, time\n"
+        "from vigilante.db import WriterTurn\n"
+        "turn = WriterTurn(sys.argv[1], 5)\n"
+        "with turn():\n"
+        "    pass\n"  # the descriptor is kept from here on
+        "if os.fork() == 0:\n"
+        "    time.sleep(60)\n"  # a child that never writes, alive while the test looks
+        "    os._exit(0)\n"
+        "with turn():\n"
+        "    print('holding', flush=True)\n"
+        "    time.sleep(60)\n"  # killed here, holding its turn
+    )
+    parent = subprocess.Popen(
+        [sys.executable, "-c", script, f"{db}{LOCK_SUFFIX}"],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+        start_new_session=True,
+    )
+    try:
+        assert parent.stdout.readline().strip() == "holding"
+        parent.kill()
+        parent.wait()
+        mine = WriterTurn(f"{db}{LOCK_SUFFIX}", 5)
+        started = time.monotonic()
+        with mine():
+            waited = time.monotonic() - started
+    finally:
+        os.killpg(parent.pid, signal.SIGKILL)  # the child too
+    assert waited < 1  # the lock died with its holder, though the child lives on
+
+
+def test_a_deleted_lock_file_is_not_kept_locking_alone(tmp_path):
+    """A writer that kept the lock file open, after the file was deleted (a clean-up), queues
+    on the new one at the path, as the other processes do: not on a file nobody else sees."""
+    path = str(tmp_path / f"turns.db{LOCK_SUFFIX}")
+    kept, other = WriterTurn(path, 5), WriterTurn(path, 5)
+    with kept():  # opened and kept
+        pass
+    os.unlink(path)
+    holding, release = threading.Event(), threading.Event()
+
+    def hold():
+        with other():
+            holding.set()
+            release.wait(10)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    assert holding.wait(5)
+    threading.Timer(0.5, release.set).start()
+    started = time.monotonic()
+    with kept():
+        waited = time.monotonic() - started
+    holder.join(5)
+    assert waited >= 0.4

@@ -113,10 +113,11 @@ class WriterTurn:
         self._local = threading.local()  # re-entry depth in this thread
         # One descriptor of the lock file, kept open for this process's turns: a stat, an open
         # and a close at every group commit were three system calls, each giving up the GIL
-        # and waiting behind the event loop to take it back. Reopened after a fork (a shared
-        # open file shares its flock, so parent and child would both "hold" it).
+        # and waiting behind the event loop to take it back. A forked child closes its copy
+        # and opens its own (one open file shares one flock: both would "hold" it).
         self._fd: int | None = None
         self._fd_pid = 0
+        _KEPT.add(self)
 
     @contextmanager
     def __call__(self) -> Iterator[None]:
@@ -146,6 +147,15 @@ class WriterTurn:
                 self._fd = None
         os.close(fd)
 
+    def _forget_inherited(self) -> None:
+        """In a forked child: the kept descriptor is the parent's open file. Closed (never
+        unlocked, which would end the parent's turn), or a parent that dies holding the lock
+        would leave it held by this copy for as long as the child lives."""
+        if self._fd is not None and self._fd_pid != os.getpid():
+            with contextlib.suppress(OSError):
+                os.close(self._fd)
+            self._fd = None
+
     def __del__(self) -> None:
         if self._fd is not None and self._fd_pid == os.getpid():
             with contextlib.suppress(OSError):
@@ -153,9 +163,18 @@ class WriterTurn:
 
     def _kept(self) -> int:
         """This process's open descriptor of the lock file (raises OSError if unusable)."""
-        if self._fd is None or self._fd_pid != os.getpid():
+        self._forget_inherited()  # (a fork the handler below did not see: os.fork in C code)
+        if self._fd is None:
             self._fd, self._fd_pid = self._open(), os.getpid()
         return self._fd
+
+    @staticmethod
+    def _deleted(fd: int) -> bool:
+        """The kept file was deleted (a clean-up): the others queue on a new one at its path."""
+        try:
+            return os.fstat(fd).st_nlink == 0
+        except OSError:
+            return True
 
     def _open(self) -> int:
         # Read-only is enough to lock; created with the database's own permissions, so every
@@ -166,7 +185,7 @@ class WriterTurn:
             mode = 0o644
         return os.open(self.path, os.O_RDONLY | os.O_CREAT, mode)
 
-    def _lock_file(self, deadline: float) -> int | None:
+    def _lock_file(self, deadline: float, retry: bool = True) -> int | None:
         """A descriptor holding the lock file; None if the deadline passed first, or if the
         file cannot be used (permissions, a filesystem without locks): SQLite's lock alone then
         orders the writers, as it did before the queue."""
@@ -176,11 +195,16 @@ class WriterTurn:
             return None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            return fd
         except BlockingIOError:
             pass
         except OSError:
             return None
+        else:
+            if not self._deleted(fd):
+                return fd
+            self._fd = None
+            os.close(fd)
+            return self._lock_file(deadline, retry=False) if retry else None
         # Taken by another process: wait for it in the kernel (woken at its release), on a
         # thread of its own so that the wait can end at the deadline. SQLite's own lock stays
         # what guarantees one writer; this only keeps the queue moving.
@@ -222,6 +246,15 @@ class WriterTurn:
 
 
 _TURNS: weakref.WeakKeyDictionary[Engine, WriterTurn] = weakref.WeakKeyDictionary()
+_KEPT: weakref.WeakSet[WriterTurn] = weakref.WeakSet()
+
+
+def _forget_inherited_turns() -> None:
+    for turn in list(_KEPT):
+        turn._forget_inherited()
+
+
+os.register_at_fork(after_in_child=_forget_inherited_turns)
 
 
 # Values per ``IN (...)`` list: far under SQLite's 32,766 bound variables and PostgreSQL's 65,535
