@@ -96,6 +96,11 @@ def which_category(ctx: Context) -> float:
     return 0.0 if ctx.category_known else math.log(2)
 
 
+def within(hour: int, start: int, end: int) -> bool:
+    """``hour`` inside the span of hours from ``start`` up to ``end`` (wrapping midnight)."""
+    return (hour - start) % 24 < (end - start) % 24 or start == end
+
+
 def explicit_evidence(ctx: Context) -> list[Evidence]:
     found: list[Evidence] = []
     add = found.append
@@ -279,17 +284,26 @@ def explicit_evidence(ctx: Context) -> list[Evidence]:
         if llr > 0:
             add(Evidence("small_new_merchant", llr, {"cents": ctx.cents, "merchant": ctx.merchant}))
 
-    # An hour this account is never active at.
+    # An hour this account is never active at: outside the span of its day that holds nearly
+    # all of its expenses. Inside it, an hour can still be a rare one on a short history (a
+    # first afternoon expense of someone seen in the mornings and evenings), but "15:49 — you
+    # usually spend between 07:00 and 20:00" is no reason anyone can act on.
     if ctx.hour_known and ctx.hour_surprise > math.log(3) and not (ctx.recurring or automatic):
         span = active_hours(ctx.hours)
         start, end = span if span else (0, 0)
-        add(
-            Evidence(
-                "unusual_hour",
-                _clip(ctx.hour_surprise),
-                {"hour": ctx.local_hour, "minute": ctx.local_minute, "start": start, "end": end},
+        if span is None or not within(ctx.local_hour, start, end):
+            add(
+                Evidence(
+                    "unusual_hour",
+                    _clip(ctx.hour_surprise),
+                    {
+                        "hour": ctx.local_hour,
+                        "minute": ctx.local_minute,
+                        "start": start,
+                        "end": end,
+                    },
+                )
             )
-        )
 
     if ctx.confirmed_similar:
         add(Evidence("confirmed_pattern", CONFIRMED_LLR, {"count": ctx.confirmed_similar}))

@@ -363,3 +363,25 @@ def test_a_busy_moment_at_a_known_place_is_not_a_card_test(ana):
              ((0, 24.0), (4, 27.5), (9, 22.0))]  # fmt: skip
     assert not any(v.is_anomaly for v in rides)
     assert evidence_of(rides[2], "burst") <= math.log(3)
+
+
+def test_an_hour_inside_the_accounts_usual_span_is_not_called_unusual():
+    """Mornings and evenings only, two weeks: an afternoon is rare on so short a history, but
+    inside the span its day is spent in ("14:10 — you usually spend between 08:00 and 21:00"
+    is no reason anyone can act on); 03:00 is outside it and still is one."""
+    from models.evidence import explicit_evidence
+
+    history = SpenderHistory("America/Sao_Paulo")
+    for day in range(7):
+        history.add(event(at(day, 8, 10), 9.50, "alimentação", "Padaria Pão de Mel", "bia"))
+        history.add(event(at(day, 20, 30), 42.00, "alimentação", "Restaurante Sabor", "bia"))
+
+    def hour_evidence(ts):
+        _, ctx = history.features(event(ts, 40.00, "alimentação", "Restaurante Sabor", "bia"))
+        return [e for e in explicit_evidence(ctx) if e.code == "unusual_hour"], ctx
+
+    afternoon, ctx = hour_evidence(at(7, 14, 10))
+    assert ctx.hour_surprise > math.log(3)  # rare on this history ...
+    assert afternoon == []  # ... yet inside 08:00-21:00
+    (night,), _ = hour_evidence(at(7, 3, 0))
+    assert (night.params["start"], night.params["end"]) == (8, 21)
