@@ -193,6 +193,13 @@ def explicit_evidence(ctx: Context) -> list[Evidence]:
         else:
             amount = amount_llr(ctx.z_account, 5)
             usual = ctx.usual_cents_account
+        if ctx.z_household is not None and amount > 0:
+            # What others in the household pay at this very merchant (a partner's gym, the
+            # family's school) says more than the category's spread: a category's prices span
+            # its merchants (streaming at R$ 20, a gym at R$ 250), one merchant's do not.
+            by_merchant = amount_llr(ctx.z_household, 5)
+            if by_merchant < amount:
+                amount, usual = by_merchant, None
         if not ctx.recurring and novelty + amount > 0:
             add(
                 Evidence(

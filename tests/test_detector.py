@@ -385,3 +385,30 @@ def test_an_hour_inside_the_accounts_usual_span_is_not_called_unusual():
     assert afternoon == []  # ... yet inside 08:00-21:00
     (night,), _ = hour_evidence(at(7, 3, 0))
     assert (night.params["start"], night.params["end"]) == (8, 21)
+
+
+def test_a_first_expense_in_a_category_at_the_households_price_there_is_no_surprise():
+    """Streaming at R$ 20-40 is what the household's subscriptions mostly cost, yet one of
+    its six pays a gym R$ 249,90: another member's first subscription there, at that price, is
+    the gym's price, not 8x the category's. The same amount at a merchant nobody pays still
+    weighs as before."""
+    from models.evidence import explicit_evidence
+
+    history = SpenderHistory("America/Sao_Paulo")
+    for n, account in enumerate(("ana", "bia", "caio", "duda", "edu", "fabi")):
+        for month in range(3):
+            day = 30 * month + n
+            history.add(event(at(day, 9), 39.90, "assinaturas", "Netflix", account))
+            history.add(event(at(day, 9, 5), 21.90, "assinaturas", "Spotify", account))
+            if account == "ana":
+                history.add(event(at(day, 9, 10), 249.90, "assinaturas", "Smart Fit", account))
+    for day in range(10):  # the newcomer: everyday life, no subscription yet
+        history.add(event(at(80 + day, 12), 35.00, "alimentação", "Restaurante Sabor", "gil"))
+
+    def new_category(merchant):
+        _, ctx = history.features(event(at(91, 10), 249.90, "assinaturas", merchant, "gil"))
+        assert ctx.category_novel
+        return sum(e.llr for e in explicit_evidence(ctx) if e.code == "new_category")
+
+    assert new_category("Smart Fit") < 0.5
+    assert new_category("Academia Desconhecida") > new_category("Smart Fit") + 1
