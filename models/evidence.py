@@ -200,6 +200,8 @@ def explicit_evidence(ctx: Context) -> list[Evidence]:
             by_merchant = amount_llr(ctx.z_household, 5)
             if by_merchant < amount:
                 amount, usual = by_merchant, None
+        if amount <= 0:  # the category alone is the reason: no comparison to quote
+            usual = None
         if not ctx.recurring and novelty + amount > 0:
             add(
                 Evidence(

@@ -19,3 +19,11 @@ def test_a_first_purchase_at_a_price_its_category_usually_has_weighs_less(ana): 
     assert evidence_of(home, "new_category") < evidence_of(betting, "new_category") - 2
     assert home.evidence[0].params["usual_cents"] is None  # judged against the category
     assert betting.evidence[0].params["usual_cents"] is not None  # against her usual
+
+
+def test_a_first_expense_below_the_usual_quotes_no_usual(ana):  # noqa: F811
+    # The category alone weighs here (one nobody around her uses); "R$ 10,00 (your typical
+    # expense is R$ 35,00)" would quote a comparison that is not the reason.
+    betting = ana.score(event(at(61, 12, 50), 10.00, "apostas", "Betano"))
+    assert codes(betting)[0] == "new_category"
+    assert betting.evidence[0].params["usual_cents"] is None
