@@ -412,3 +412,15 @@ def test_a_first_expense_in_a_category_at_the_households_price_there_is_no_surpr
 
     assert new_category("Smart Fit") < 0.5
     assert new_category("Academia Desconhecida") > new_category("Smart Fit") + 1
+
+
+@pytest.mark.parametrize(
+    "category", ["Dining", "Groceries", "Rideshare", "Healthcare", "Supermarket", "Gym"]
+)
+def test_english_category_names_have_built_in_prices_too(category):
+    # A client that sends English categories gets the same cold start: a first expense of
+    # R$ 250.000,00 is weighed against what such an expense costs, not against nothing.
+    first = Scorer().score(event(at(0, 12, 0), 250_000.00, category, "Somewhere"))
+    assert "typical_amount" in codes(first)
+    plain = Scorer().score(event(at(0, 12, 0), 30.00, category, "Somewhere"))
+    assert "typical_amount" not in codes(plain)
