@@ -48,8 +48,8 @@ TEMPLATES = {
         "en": "first expense in {category} ({amount})",
     },
     "rare_category": {
-        "pt-BR": "{amount} em {category}, onde você gastou só {count} vez(es) até hoje",
-        "en": "{amount} in {category}, where you spent only {count} time(s) before",
+        "pt-BR": "{amount} em {category}, onde você gastou só {count} {count_word} até hoje",
+        "en": "{amount} in {category}, where you spent only {count} {count_word} before",
     },
     "new_merchant_amount": {
         "pt-BR": "primeira compra em {merchant}, {amount}: {ratio}× o habitual em {category}",
@@ -64,16 +64,16 @@ TEMPLATES = {
         "en": "{time} — you are usually active {start}–{end}",
     },
     "confirmed_pattern": {
-        "pt-BR": "parecida com {count} despesa(s) que você confirmou como fraude",
-        "en": "similar to {count} expense(s) you confirmed as fraud",
+        "pt-BR": "parecida com {count} {count_word} que você confirmou como fraude",
+        "en": "similar to {count} {count_word} you confirmed as fraud",
     },
     "model": {
         "pt-BR": "combinação incomum de valor, horário e histórico (modelo)",
         "en": "unusual combination of amount, time and history (model)",
     },
     "dismissed_pattern": {
-        "pt-BR": "parecida com {count} despesa(s) que você marcou como normais",
-        "en": "similar to {count} expense(s) you marked as fine",
+        "pt-BR": "parecida com {count} {count_word} que você marcou como {fine_word}",
+        "en": "similar to {count} {count_word} you marked as fine",
     },
 }
 MONEY = {"cents": "amount", "usual_cents": "usual", "limit_cents": "limit", "total_cents": "total"}
@@ -98,6 +98,13 @@ def _number(value: float, lang: str, digits: int = 1) -> str:
 
 
 MINUTE_WORDS = {"pt-BR": ("minuto", "minutos"), "en": ("minute", "minutes")}
+_EXPENSES = {"pt-BR": ("despesa", "despesas"), "en": ("expense", "expenses")}
+COUNT_WORDS = {  # what {count} counts, singular and plural
+    "rare_category": {"pt-BR": ("vez", "vezes"), "en": ("time", "times")},
+    "confirmed_pattern": _EXPENSES,
+    "dismissed_pattern": _EXPENSES,
+}
+FINE_WORDS = {"pt-BR": ("normal", "normais"), "en": ("fine", "fine")}
 
 
 def render(code: str, params: dict, lang: str = "pt-BR", currency: str = "BRL") -> str:
@@ -119,6 +126,10 @@ def render(code: str, params: dict, lang: str = "pt-BR", currency: str = "BRL") 
         minutes = max(1, round(values["minutes"]))
         values["minutes"] = str(minutes)
         values["minutes_word"] = MINUTE_WORDS[lang][minutes != 1]
+    if code in COUNT_WORDS and "count" in values:
+        plural = int(values["count"]) != 1
+        values["count_word"] = COUNT_WORDS[code][lang][plural]
+        values["fine_word"] = FINE_WORDS[lang][plural]
     if "hour" in values:
         values["time"] = f"{int(values['hour']):02d}:{int(values.get('minute', 0)):02d}"
     for key in ("start", "end"):

@@ -83,8 +83,8 @@ CASES = [
     (
         "rare_category",
         {"category": "eletrônicos", "count": 1, "cents": 130000},
-        "R$ 1.300,00 em eletrônicos, onde você gastou só 1 vez(es) até hoje",
-        "R$1,300.00 in eletrônicos, where you spent only 1 time(s) before",
+        "R$ 1.300,00 em eletrônicos, onde você gastou só 1 vez até hoje",
+        "R$1,300.00 in eletrônicos, where you spent only 1 time before",
     ),
     (
         "small_new_merchant",
@@ -101,14 +101,26 @@ CASES = [
     (
         "dismissed_pattern",
         {"count": 2},
-        "parecida com 2 despesa(s) que você marcou como normais",
-        "similar to 2 expense(s) you marked as fine",
+        "parecida com 2 despesas que você marcou como normais",
+        "similar to 2 expenses you marked as fine",
     ),
     (
         "confirmed_pattern",
         {"count": 1},
-        "parecida com 1 despesa(s) que você confirmou como fraude",
-        "similar to 1 expense(s) you confirmed as fraud",
+        "parecida com 1 despesa que você confirmou como fraude",
+        "similar to 1 expense you confirmed as fraud",
+    ),
+    (
+        "rare_category",
+        {"category": "pets", "count": 2, "cents": 9000},
+        "R$ 90,00 em pets, onde você gastou só 2 vezes até hoje",
+        "R$90.00 in pets, where you spent only 2 times before",
+    ),
+    (
+        "dismissed_pattern",
+        {"count": 1},
+        "parecida com 1 despesa que você marcou como normal",
+        "similar to 1 expense you marked as fine",
     ),
 ]
 

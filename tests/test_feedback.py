@@ -57,7 +57,7 @@ def test_a_dismissed_pattern_scores_lower_next_time(client, ana):
     again = again.json()
     assert again["score"] < first["score"] / 2
     assert again["reasons"][-1]["code"] == "dismissed_pattern"
-    assert again["reasons"][-1]["message"] == "similar to 1 expense(s) you marked as fine"
+    assert again["reasons"][-1]["message"] == "similar to 1 expense you marked as fine"
     # Other amounts and other merchants are not excused by it.
     other = client.post("/event", json=bakery(900.00, 49), headers=ana).json()
     assert other["is_anomaly"] and "dismissed_pattern" not in [r["code"] for r in other["reasons"]]
