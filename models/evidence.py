@@ -277,12 +277,15 @@ def explicit_evidence(ctx: Context) -> list[Evidence]:
             )
 
     # A tiny charge at a merchant never used before: how a stolen card is tested.
-    # Bills and subscriptions are debited whenever the biller likes, at whatever they cost.
+    # Bills and subscriptions are debited whenever the biller likes, at whatever they cost ...
     automatic = ctx.category_essential
+    # ... though not at a sliver of what such a bill costs: R$ 1,00 "subscriptions" at a new
+    # merchant test a card as well as any other tiny charge.
+    billed = automatic and ctx.z_category_prior > -2.0
     # ... unless it is what the household pays there (the metro fare a partner pays too).
     priced = ctx.z_household is not None and ctx.z_household > -2.0
     small = ctx.z_account < -1.0 and not priced
-    if ctx.merchant_novel and ctx.history_size >= 10 and small and not automatic:
+    if ctx.merchant_novel and ctx.history_size >= 10 and small and not billed:
         # Weighed against how often this account pays this little anywhere (its own lower tail,
         # smoothed), not against a bell curve: a commuter's R$ 4,40 fares make small usual.
         # And against the merchants of the category: a cheap one explains a cheap first visit.

@@ -424,3 +424,12 @@ def test_english_category_names_have_built_in_prices_too(category):
     assert "typical_amount" in codes(first)
     plain = Scorer().score(event(at(0, 12, 0), 30.00, category, "Somewhere"))
     assert "typical_amount" not in codes(plain)
+
+
+def test_a_tiny_first_charge_in_a_bill_category_is_a_card_test_like_any_other(ana):
+    # Subscriptions are debited whenever the biller likes, at whatever they cost; a R$ 1,00
+    # "subscription" at a merchant never used is a sliver of any such price: a card test.
+    probe = ana.score(event(at(60, 15, 0), 1.00, "assinaturas", "SUBS*TEST1234"))
+    assert "small_new_merchant" in codes(probe)
+    plan = ana.score(event(at(61, 15, 0), 39.90, "assinaturas", "Streaming Novo"))
+    assert "small_new_merchant" not in codes(plan)
