@@ -47,6 +47,8 @@ MINUTE_MS = 60_000
 HOUR_MS = 60 * MINUTE_MS
 DAY_MS = 24 * HOUR_MS
 DUPLICATE_WINDOW_MS = 15 * MINUTE_MS
+# Nearly the same charge: within 2 % (a re-run with a tip, a rounding, a fee), or a cent.
+NEAR_DUPLICATE = 0.02
 BURST_WINDOW_MS = 30 * MINUTE_MS
 SPLIT_WINDOW_MS = 2 * HOUR_MS
 KEEP_ACCOUNT = 200
@@ -202,6 +204,7 @@ class AccountState:
         "category_merchants",
         "hours",
         "hour_density",
+        "hour_count",
         "recent_ts",
         "first_visits",
         "single_merchants",
@@ -218,6 +221,7 @@ class AccountState:
         self.category_merchants: dict[str, set[str]] = {}
         self.hours = [0] * 24
         self.hour_density = [0.0] * 24  # hours smoothed over neighbouring hours
+        self.hour_count = 0  # expenses in those hours (bills are not: see _learn)
         self.recent_ts: deque[int] = deque(maxlen=KEEP_RECENT)
         self.first_visits: deque[int] = deque(maxlen=KEEP_FIRST_VISITS)  # new merchants, when
         self.single_merchants = 0  # merchants visited exactly once (how often a new one comes)
@@ -399,11 +403,15 @@ class SpenderHistory:
             if household is None:
                 household = self.user_by_merchant[ev.merchant] = RobustWindow(KEEP_USER_MERCHANT)
             household.add(x)
-        hour = self._local(ev.ts).hour
-        acc.hours[hour] += 1
-        density = acc.hour_density
-        for d, w in HOUR_KERNEL:
-            density[(hour + d) % 24] += w
+        if not (prior and prior.essential):
+            # The hour a biller debits rent or a subscription says nothing of when the spender
+            # is awake: a 06:00 debit would make 05:00 look like their morning.
+            hour = self._local(ev.ts).hour
+            acc.hours[hour] += 1
+            acc.hour_count += 1
+            density = acc.hour_density
+            for d, w in HOUR_KERNEL:
+                density[(hour + d) % 24] += w
         self.user_logs.add(x)
         user_window = self.user_by_category.get(ev.category)
         if user_window is None:
@@ -516,7 +524,7 @@ class SpenderHistory:
                     if gap <= DUPLICATE_WINDOW_MS and dup_minutes is None:
                         if past_cents == ev.cents:
                             dup_minutes, dup_exact = gap / MINUTE_MS, True
-                        elif abs(past_cents - ev.cents) <= max(0.01 * ev.cents, 1):
+                        elif abs(past_cents - ev.cents) <= max(NEAR_DUPLICATE * ev.cents, 1):
                             dup_minutes = gap / MINUTE_MS
                     if limit and JUST_UNDER * limit * 100 <= past_cents < limit * 100:
                         split += 1
@@ -542,7 +550,7 @@ class SpenderHistory:
 
         # The hour against this account's own hours, smoothed over neighbouring hours so that
         # an hour next to the usual ones is less surprising than one far from all of them.
-        p_hour = (acc.hour_density[hour] + HOUR_PRIOR / 24) / (acc.n + HOUR_PRIOR)
+        p_hour = (acc.hour_density[hour] + HOUR_PRIOR / 24) / (acc.hour_count + HOUR_PRIOR)
         hour_surprise = max(0.0, math.log((1 / 24) / p_hour))
 
         dismissed = confirmed = 0
@@ -621,7 +629,7 @@ class SpenderHistory:
             split_total_cents=split_total if split else ev.cents,
             split_minutes=(ev.ts - split_first) / MINUTE_MS,
             hour_surprise=hour_surprise,
-            hour_known=n >= 10,
+            hour_known=acc.hour_count >= 10,
             count_1h=count_1h,
             recurring=recurring,
             dismissed_similar=dismissed,

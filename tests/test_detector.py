@@ -433,3 +433,27 @@ def test_a_tiny_first_charge_in_a_bill_category_is_a_card_test_like_any_other(an
     assert "small_new_merchant" in codes(probe)
     plan = ana.score(event(at(61, 15, 0), 39.90, "assinaturas", "Streaming Novo"))
     assert "small_new_merchant" not in codes(plan)
+
+
+def test_a_charge_a_little_over_one_percent_off_is_still_a_near_duplicate(ana):
+    ana.score(event(at(60, 12, 30), 59.15, "alimentação", "Restaurante Sabor"))
+    again = ana.score(event(at(60, 12, 38), 58.28, "alimentação", "Restaurante Sabor"))
+    assert codes(again)[0] == "near_duplicate"  # 1.5 % off: a rounding, a tip, a fee
+
+
+def test_the_hour_a_biller_debits_is_not_the_spenders_waking_hour():
+    """Subscriptions and bills debited at 06:00 every month say nothing of when the spender is
+    up (09:00-22:00): 05:30 is still an hour they never spend at."""
+    from models.evidence import explicit_evidence
+
+    history = SpenderHistory("America/Sao_Paulo")
+    for day in range(40):
+        history.add(event(at(day, 12, 0), 35.00, "alimentação", "Restaurante Sabor", "rui"))
+        history.add(event(at(day, 19, 30), 60.00, "mercado", "Carrefour", "rui"))
+        if day % 10 == 0:
+            for merchant in ("Netflix", "Spotify", "Vivo", "Enel"):
+                category = "assinaturas" if merchant in ("Netflix", "Spotify") else "contas"
+                history.add(event(at(day, 6, 5), 49.90, category, merchant, "rui"))
+    _, ctx = history.features(event(at(40, 5, 30), 45.00, "alimentação", "Bar Noturno", "rui"))
+    (hour,) = [e for e in explicit_evidence(ctx) if e.code == "unusual_hour"]
+    assert hour.params["start"] >= 9
