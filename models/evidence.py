@@ -117,6 +117,7 @@ def explicit_evidence(ctx: Context) -> list[Evidence]:
                     "merchant": ctx.merchant,
                     "cents": ctx.cents,
                     "minutes": ctx.duplicate_minutes,
+                    "previous_cents": ctx.duplicate_of_cents,
                 },
             )
         )

@@ -15,6 +15,10 @@ TEMPLATES = {
         "en": "same amount at {merchant} {minutes} min ago",
     },
     "near_duplicate": {
+        "pt-BR": "quase o mesmo valor em {merchant}: {previous} há {minutes} min, agora {amount}",
+        "en": "almost the same amount at {merchant}: {previous} {minutes} min ago, now {amount}",
+    },
+    "near_duplicate_plain": {  # stored before the earlier amount was kept
         "pt-BR": "quase o mesmo valor ({amount}) em {merchant} há {minutes} min",
         "en": "almost the same amount ({amount}) at {merchant} {minutes} min ago",
     },
@@ -76,7 +80,13 @@ TEMPLATES = {
         "en": "similar to {count} {count_word} you marked as fine",
     },
 }
-MONEY = {"cents": "amount", "usual_cents": "usual", "limit_cents": "limit", "total_cents": "total"}
+MONEY = {
+    "cents": "amount",
+    "usual_cents": "usual",
+    "limit_cents": "limit",
+    "total_cents": "total",
+    "previous_cents": "previous",
+}
 
 
 def format_money(cents: int | float, currency: str = "BRL", lang: str = "pt-BR") -> str:
@@ -112,6 +122,8 @@ def render(code: str, params: dict, lang: str = "pt-BR", currency: str = "BRL") 
     lang = lang if lang in LANGS else "pt-BR"
     if code == "new_category" and params.get("usual_cents") is None:
         code = "new_category_plain"
+    elif code == "near_duplicate" and params.get("previous_cents") is None:
+        code = "near_duplicate_plain"
     template = TEMPLATES.get(code, {}).get(lang)
     if template is None:
         return code

@@ -275,6 +275,7 @@ class Context:
     burst_new_merchant: bool  # the merchant was unknown before the burst began
     duplicate_minutes: float | None
     duplicate_exact: bool
+    duplicate_of_cents: int  # the earlier charge's amount (the same, for an exact duplicate)
     split: int  # earlier charges just under the same limit within 2 h
     split_limit: int  # in currency units
     split_total_cents: int
@@ -507,7 +508,7 @@ class SpenderHistory:
         burst = split = 0
         burst_first = split_first = ev.ts
         burst_max = ev.cents
-        dup_minutes, dup_exact = None, False
+        dup_minutes, dup_exact, dup_of = None, False, ev.cents
         limit = round_limit(ev.cents)
         split_total = ev.cents
         recurring = False
@@ -525,7 +526,7 @@ class SpenderHistory:
                         if past_cents == ev.cents:
                             dup_minutes, dup_exact = gap / MINUTE_MS, True
                         elif abs(past_cents - ev.cents) <= max(NEAR_DUPLICATE * ev.cents, 1):
-                            dup_minutes = gap / MINUTE_MS
+                            dup_minutes, dup_of = gap / MINUTE_MS, past_cents
                     if limit and JUST_UNDER * limit * 100 <= past_cents < limit * 100:
                         split += 1
                         split_total += past_cents
@@ -624,6 +625,7 @@ class SpenderHistory:
             burst_new_merchant=m is not None and m.visits <= burst,
             duplicate_minutes=dup_minutes,
             duplicate_exact=dup_exact,
+            duplicate_of_cents=dup_of,
             split=split,
             split_limit=limit or 0,
             split_total_cents=split_total if split else ev.cents,

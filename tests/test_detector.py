@@ -439,6 +439,7 @@ def test_a_charge_a_little_over_one_percent_off_is_still_a_near_duplicate(ana):
     ana.score(event(at(60, 12, 30), 59.15, "alimentação", "Restaurante Sabor"))
     again = ana.score(event(at(60, 12, 38), 58.28, "alimentação", "Restaurante Sabor"))
     assert codes(again)[0] == "near_duplicate"  # 1.5 % off: a rounding, a tip, a fee
+    assert again.evidence[0].params["previous_cents"] == 5915  # quoted beside the new one
 
 
 def test_the_hour_a_biller_debits_is_not_the_spenders_waking_hour():

@@ -16,6 +16,12 @@ CASES = [
     ),
     (
         "near_duplicate",
+        {"merchant": "Padaria", "cents": 4255, "minutes": 2, "previous_cents": 4250},
+        "quase o mesmo valor em Padaria: R$ 42,50 há 2 min, agora R$ 42,55",
+        "almost the same amount at Padaria: R$42.50 2 min ago, now R$42.55",
+    ),
+    (  # stored before the earlier amount was kept
+        "near_duplicate",
         {"merchant": "Padaria", "cents": 4255, "minutes": 2},
         "quase o mesmo valor (R$ 42,55) em Padaria há 2 min",
         "almost the same amount (R$42.55) at Padaria 2 min ago",
