@@ -29,17 +29,15 @@ def _load_walker():
         # PyDLL keeps the GIL for the call: a walk takes microseconds, and giving the GIL up
         # and taking it back costs the ingest thread a wait behind the event loop each time.
         lib = ctypes.PyDLL(str(Path(__file__).with_name("_walk.so")))
-        # Named for their 16-byte nodes: a build of an older _walk.c, whose functions took
-        # other arguments, has none of these names and is never called.
-        fn, one = lib.forest_depths_16, lib.forest_depth_one_16
+        fn, one = lib.forest_depths, lib.forest_depth_one
     except (OSError, AttributeError):  # not built, or built from an older _walk.c
         return None
     # Addresses as plain integers: the cheapest call ctypes offers (one POST /event).
     pointer, count = ctypes.c_void_p, ctypes.c_int64
-    fn.argtypes = [pointer, count, count, pointer, count, count, pointer]
+    fn.argtypes = [pointer, count, count] + [pointer] * 5 + [count, pointer]
     fn.restype = None
     # The row goes in as bytes: ctypes passes their buffer, cheaper than numpy's .ctypes.
-    one.argtypes = [ctypes.c_char_p, pointer, count, count]
+    one.argtypes = [ctypes.c_char_p] + [pointer] * 5 + [count]
     one.restype = ctypes.c_double
     return fn, one
 
@@ -102,39 +100,8 @@ class FlatForest:
 
     def _ready(self) -> None:
         self._denominator_one = np.float64(np.ravel(self.denominator)[0])
-        self._n_trees = len(self.roots)
-        self._width = len(self.threshold) // self._n_trees if self._n_trees else 0
-        self._nodes = self._pack() if _WALK is not None else None
-        self._nodes_at = self._nodes.ctypes.data if self._nodes is not None else 0
-
-    def _pack(self) -> np.ndarray:
-        """The nodes as the compiled walk reads them (``node_t`` in models/_walk.c), 16 bytes
-        each: an inner node's threshold (float32) and left child, a leaf's value (float64)
-        in their place; then the feature (-1 at a leaf) and the right child. Derived from the
-        arrays above when loaded (not pickled).
-
-        The threshold is the largest float32 not above scikit-learn's float64 threshold:
-        the walk compares values cast to float32, and for a float32 ``x``, ``x > t`` exactly
-        when ``x`` is above that float32 (the next float32 up is already above ``t``).
-        """
-        n = len(self.threshold)
-        if n >= 2**31:
-            raise ValueError("too many nodes for the compiled walk's 32-bit node numbers")
-        children = self.children.reshape(-1, 2)
-        leaf = children[:, 0] == np.arange(n)
-        inner = ~leaf
-        threshold = self.threshold[inner]
-        with np.errstate(over="ignore"):  # a threshold past float32's range: its infinity
-            below = threshold.astype(np.float32)
-        above = below.astype(np.float64) > threshold
-        below[above] = np.nextafter(below[above], np.float32(-np.inf))
-        packed = np.zeros((n, 4), dtype=np.int32)
-        packed[inner, 0] = below.view(np.int32)
-        packed[inner, 1] = children[inner, 0]
-        packed.view(np.float64)[leaf, 0] = self.leaf_value[leaf]
-        packed[:, 2] = np.where(leaf, -1, self.feature)
-        packed[:, 3] = np.where(leaf, 0, children[:, 1])
-        return packed
+        # Addresses for the compiled walk, taken once (the arrays above never change).
+        self._addresses = tuple(getattr(self, name).ctypes.data for name in self._ARRAYS)
 
     def __getstate__(self) -> dict:
         names = self._ARRAYS + ("n_features", "max_depth", "denominator")
@@ -162,13 +129,18 @@ class FlatForest:
     def _depths_c(self, X: np.ndarray) -> np.ndarray:
         X = np.ascontiguousarray(X)
         out = np.empty(len(X), dtype=np.float64)
-        _WALK(X.ctypes.data, len(X), X.shape[1], self._nodes_at, self._n_trees, self._width,
-              out.ctypes.data)  # fmt: skip
+        feature, threshold, children, leaf_value, roots = self._addresses
+        n_trees = len(self.roots)
+        _WALK(X.ctypes.data, len(X), X.shape[1], feature, threshold, children, leaf_value,
+              roots, n_trees, out.ctypes.data)  # fmt: skip
         return out
 
     def _one_c(self, row: np.ndarray) -> np.ndarray:
         """One row: ~8 µs less numpy around the walk; the same arithmetic as the batch."""
-        depth = _WALK_ONE(row.tobytes(), self._nodes_at, self._n_trees, self._width)
+        feature, threshold, children, leaf_value, roots = self._addresses
+        depth = _WALK_ONE(
+            row.tobytes(), feature, threshold, children, leaf_value, roots, len(self.roots)
+        )
         if self._denominator_one == 0:
             return np.array([0.5])
         # Array arithmetic, as in the batch: numpy's pow on arrays may differ in the last bit
