@@ -17,7 +17,6 @@ declared in FastAPI, which documents them (OpenAPI) and serves every request not
 from __future__ import annotations
 
 import orjson
-from fastapi import FastAPI
 from pydantic import TypeAdapter, ValidationError
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -33,16 +32,12 @@ _PATHS = {"/event": True, "/events": False}  # path -> single
 
 
 class IngestFastPath:
-    """In front of the whole app (:class:`FastApp`): the common case skips every middleware,
-    FastAPI's own included (its error, telemetry and body-limit layers each cost a coroutine
-    and a wrapped ``send`` per request).
+    """Outermost of the app's own middleware: the common case skips the others too.
 
     What they would do to this answer, it does itself: the security headers
     (``SecurityHeaders``), ``Vary: Origin`` (Starlette's CORS middleware, for a request without
-    an ``Origin``; a request with one goes through CORS), the body limit (a body over it goes
-    on, replayed, to ``BodySizeLimit``, which refuses it as it would have), and for an error
-    nothing else handles, the app's own 500 answer, then the error raised on to the server's
-    log, as Starlette's ``ServerErrorMiddleware`` does.
+    an ``Origin``; a request with one goes through CORS), and the body limit (a body over it
+    goes on, replayed, to ``BodySizeLimit``, which refuses it as it would have).
     """
 
     def __init__(self, app: ASGIApp, max_bytes: int):
@@ -71,39 +66,16 @@ class IngestFastPath:
             out, _ = await ctx.ingestor.ingest_async(user_id, items, lang, key, single=single)
         except Exception as exc:  # the app's own answer for it (409, 422, ...), or a 500
             handler = _handler_for(scope["app"], exc)
-            unexpected = handler is None
-            if unexpected:
-                handler = scope["app"].exception_handlers.get(Exception)
-                if handler is None:
-                    raise
+            if handler is None:
+                raise
             response = await handler(Request(scope, receive), exc)
             await response(scope, receive, _with_our_headers(send))
-            if unexpected:
-                raise
             return
         content = orjson.dumps(out[0] if single else out)
         # What FastJSONResponse(content, 201) sends once the middleware has added its headers.
         headers = [(b"content-length", str(len(content)).encode()), *_ANSWER_HEADERS]
         await send({"type": "http.response.start", "status": 201, "headers": headers})
         await send({"type": "http.response.body", "body": content})
-
-
-class FastApp(FastAPI):
-    """The app, with :class:`IngestFastPath` in front of FastAPI's own middleware stack."""
-
-    def use_fast_path(self, max_bytes: int) -> None:
-        async def full_app(scope: Scope, receive: Receive, send: Send) -> None:
-            await FastAPI.__call__(self, scope, receive, send)
-
-        self._fast_path = IngestFastPath(full_app, max_bytes)
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        fast = getattr(self, "_fast_path", None)
-        if fast is None or scope["type"] != "http" or scope.get("path") not in _PATHS:
-            await FastAPI.__call__(self, scope, receive, send)
-            return
-        scope["app"] = self  # as Starlette sets it; the fast path reads the app's state there
-        await fast(scope, receive, send)
 
 
 # After content-length: the response's type, CORS's Vary, then the security headers.

@@ -18,7 +18,7 @@ from models.priors import PRIORS_CURRENCY
 from vigilante.alerts.worker import AlertWorker
 from vigilante.api import errors
 from vigilante.api.deps import AppContext
-from vigilante.api.fastpath import FastApp
+from vigilante.api.fastpath import IngestFastPath
 from vigilante.api.limits import BodySizeLimit, SecurityHeaders
 from vigilante.api.routes import alerts as alerts_routes
 from vigilante.api.routes import (
@@ -162,7 +162,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ctx.detectors.wait(timeout=30)
         ctx.engine.dispose()
 
-    app = FastApp(
+    app = FastAPI(
         title="Vigilante de Gastos",
         version=vigilante.__version__,
         description=DESCRIPTION,
@@ -188,7 +188,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(SecurityHeaders)
-    # In front of everything: the everyday POST /event and /events skip the rest, FastAPI's
-    # own middleware included.
-    app.use_fast_path(settings.max_body_bytes)
+    # Outermost of ours: the everyday POST /event and /events skip the rest, FastAPI included.
+    app.add_middleware(IngestFastPath, max_bytes=settings.max_body_bytes)
     return app
