@@ -110,7 +110,7 @@ def test_the_daily_digest_comes_once_a_day_at_the_users_hour(app, smtp):  # noqa
     run_worker(app, local_ms("2027-01-15T08:01"))
     ((to, mail),) = smtp.messages
     assert to == ["ana@example.com"]
-    assert mail["Subject"] == "[Vigilante] Resumo de 15/01/2027: 1 alerta(s)"
+    assert mail["Subject"] == "[Vigilante] Resumo de 15/01/2027: 1 alerta"
     body = mail.get_content()
     assert "Regra “Compra grande”: 2 despesas" in body
     assert "R$ 250,00 acima do limite de R$ 100,00" in body

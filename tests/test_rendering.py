@@ -22,3 +22,14 @@ def test_instants_are_spelt_as_datetime_spells_them():
     assert iso_ms(1_772_469_000_250) == "2026-03-02T16:30:00.250000Z"
     assert iso_ms(1_772_469_000_000) == "2026-03-02T16:30:00Z"
     assert iso_ms(None) is None
+
+
+def test_counts_in_the_interface_take_the_singular_only_for_one():
+    from vigilante.i18n import t
+
+    assert t("imp_go", "pt-BR", count=1) == "Importar 1 despesa"
+    assert t("imp_go", "pt-BR", count=0) == "Importar 0 despesas"
+    assert t("imp_go", "en", count=2) == "Import 2 expenses"
+    assert t("al_sidebar_open", "en", count=1) == ":red-badge[1] open alert"
+    summary = t("imp_summary", "pt-BR", expenses=1, skipped=3, errors=0)
+    assert summary == "1 despesa a importar, 3 ignoradas, 0 com erro."

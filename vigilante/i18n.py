@@ -8,6 +8,7 @@ type is not one we know.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -127,7 +128,10 @@ STRINGS: dict[str, dict[str, str]] = {
     "anomalies_only": {"pt-BR": "Só anomalias", "en": "Anomalies only"},
     "load_more": {"pt-BR": "Carregar mais", "en": "Load more"},
     "export_csv": {"pt-BR": "Exportar CSV", "en": "Export CSV"},
-    "showing": {"pt-BR": "{count} despesa(s) exibida(s).", "en": "{count} expense(s) shown."},
+    "showing": {
+        "pt-BR": "{count} {count|despesa exibida|despesas exibidas}.",
+        "en": "{count} {count|expense|expenses} shown.",
+    },
     "refresh_live": {"pt-BR": "Atualizar ao vivo", "en": "Live refresh"},
     "filters": {"pt-BR": "Filtros do histórico", "en": "History filters"},
     # entry app
@@ -190,13 +194,19 @@ STRINGS: dict[str, dict[str, str]] = {
     "imp_account": {"pt-BR": "Conta / cartão destas despesas", "en": "Account / card of these"},
     "imp_detected": {"pt-BR": "Formato: **{name}**", "en": "Format: **{name}**"},
     "imp_summary": {
-        "pt-BR": "{expenses} despesa(s) a importar, {skipped} ignorada(s), {errors} com erro.",
-        "en": "{expenses} expense(s) to import, {skipped} skipped, {errors} with errors.",
+        "pt-BR": "{expenses} {expenses|despesa|despesas} a importar, "
+        "{skipped} {skipped|ignorada|ignoradas}, {errors} com erro.",
+        "en": "{expenses} {expenses|expense|expenses} to import, {skipped} skipped, "
+        "{errors} with errors.",
     },
-    "imp_go": {"pt-BR": "Importar {count} despesa(s)", "en": "Import {count} expense(s)"},
+    "imp_go": {
+        "pt-BR": "Importar {count} {count|despesa|despesas}",
+        "en": "Import {count} {count|expense|expenses}",
+    },
     "imp_progress": {"pt-BR": "Importadas {done} de {total}", "en": "Imported {done} of {total}"},
     "imp_done": {
-        "pt-BR": "{new} nova(s), {known} já importada(s) antes, {flagged} sinalizada(s).",
+        "pt-BR": "{new} {new|nova|novas}, {known} já {known|importada|importadas} antes, "
+        "{flagged} {flagged|sinalizada|sinalizadas}.",
         "en": "{new} new, {known} already imported before, {flagged} flagged.",
     },
     "imp_mapping": {"pt-BR": "Mapeamento de colunas", "en": "Column mapping"},
@@ -289,8 +299,8 @@ STRINGS |= {
     "tab_alerts": {"pt-BR": "Alertas", "en": "Alerts"},
     "tab_alerts_open": {"pt-BR": "Alertas ({count})", "en": "Alerts ({count})"},
     "al_sidebar_open": {
-        "pt-BR": ":red-badge[{count}] alerta(s) em aberto",
-        "en": ":red-badge[{count}] open alert(s)",
+        "pt-BR": ":red-badge[{count}] {count|alerta|alertas} em aberto",
+        "en": ":red-badge[{count}] open {count|alert|alerts}",
     },
     "al_sidebar_none": {"pt-BR": "Nenhum alerta em aberto", "en": "No open alerts"},
     "al_open": {"pt-BR": "Alertas em aberto", "en": "Open alerts"},
@@ -302,7 +312,10 @@ STRINGS |= {
     "al_source_budget": {"pt-BR": "orçamento", "en": "budget"},
     "al_source": {"pt-BR": "Origem", "en": "Source"},
     "al_title": {"pt-BR": "Alerta", "en": "Alert"},
-    "al_count": {"pt-BR": "{count} despesa(s), {amount}", "en": "{count} expense(s), {amount}"},
+    "al_count": {
+        "pt-BR": "{count} {count|despesa|despesas}, {amount}",
+        "en": "{count} {count|expense|expenses}, {amount}",
+    },
     "bud_title": {"pt-BR": "Orçamentos de {month}", "en": "Budgets for {month}"},
     "bud_none": {"pt-BR": "Nenhum orçamento ainda.", "en": "No budgets yet."},
     "bud_all": {"pt-BR": "Todas as categorias", "en": "All categories"},
@@ -403,12 +416,22 @@ def resolve_lang(value: str | None) -> str:
     return "en" if (value or "").lower().startswith("en") else "pt-BR"
 
 
+# "{count|despesa|despesas}": the singular when ``count`` is 1, else the plural (0 included,
+# in both languages).
+_PLURAL = re.compile(r"\{(\w+)\|([^|{}]*)\|([^|{}]*)\}")
+
+
+def plural(text: str, values: dict) -> str:
+    """Each ``{name|singular|plural}`` of ``text`` as the form ``values[name]`` calls for."""
+    return _PLURAL.sub(lambda m: m[2] if values.get(m[1]) == 1 else m[3], text)
+
+
 def t(key: str, lang: str = "pt-BR", **values) -> str:
     entry = STRINGS.get(key)
     if entry is None:
         return key
     text = entry.get(lang) or entry["pt-BR"]
-    return text.format(**values) if values else text
+    return plural(text, values).format(**values) if values else text
 
 
 def money(amount: float | int, lang: str = "pt-BR", currency: str = "BRL") -> str:

@@ -14,11 +14,12 @@ from email.utils import formatdate, make_msgid
 from models.explain import format_money
 from vigilante.alerts.messages import severity_word
 from vigilante.config import Settings
+from vigilante.i18n import plural
 
 TEXT = {
     "pt-BR": {
         "immediate_subject": "[Vigilante] Alerta de gravidade {severity}: {title}",
-        "digest_subject": "[Vigilante] Resumo de {day}: {count} alerta(s)",
+        "digest_subject": "[Vigilante] Resumo de {day}: {count} {count|alerta|alertas}",
         "digest_intro": "Alertas das últimas 24 horas ({count}):",
         "more": "… e mais {count}.",
         "footer": "Veja e confirme os alertas no painel do Vigilante de Gastos.",
@@ -28,7 +29,7 @@ TEXT = {
     },
     "en": {
         "immediate_subject": "[Vigilante] {severity}-severity alert: {title}",
-        "digest_subject": "[Vigilante] Digest for {day}: {count} alert(s)",
+        "digest_subject": "[Vigilante] Digest for {day}: {count} {count|alert|alerts}",
         "digest_intro": "Alerts of the last 24 hours ({count}):",
         "more": "… and {count} more.",
         "footer": "See and acknowledge alerts on the Vigilante de Gastos dashboard.",
@@ -76,7 +77,8 @@ def digest(alerts: list[dict], total: int, lang: str, day: str) -> tuple[str, st
     if total > DIGEST_MAX:
         lines += [t["more"].format(count=total - DIGEST_MAX), ""]
     lines.append(t["footer"])
-    return t["digest_subject"].format(day=day, count=total)[:200], "\n".join(lines)
+    subject = plural(t["digest_subject"], {"count": total}).format(day=day, count=total)
+    return subject[:200], "\n".join(lines)
 
 
 def test_mail(lang: str) -> tuple[str, str]:
