@@ -20,7 +20,7 @@ import numpy as np
 
 from models.compiled import take_over
 from models.evidence import Evidence, Weighed, weigh
-from models.features import Context
+from models.features import FEATURE_NAMES, Context
 from models.forest import FlatForest, fit_forest
 
 PRIOR_RATE = 0.03  # the share of anomalies assumed before any evidence
@@ -38,6 +38,29 @@ FOREST_ANOMALY_MASS = 0.05  # "anomaly" mass the forest's tail is compared with
 MODEL_REASON_LLR = math.log(3)  # below this the forest's opinion is not worth a reason
 QUANTILES = np.round(np.arange(0.80, 1.0, 0.001), 3)
 TAIL_LEVELS = np.array([0.5, 0.8, 0.9, 0.95, 0.97, 0.98, 0.99, 0.995, 0.998, 0.999])
+# What the forest's features speak of, in the words of its reason ("amount and hour").
+ASPECT_OF = {
+    "z_amount": "amount",
+    "z_category": "amount",
+    "z_account": "amount",
+    "log_amount": "amount",
+    "category_novelty": "new_category",
+    "merchant_novelty": "new_merchant",
+    "burst": "repeats",
+    "duplicate": "repeats",
+    "split": "repeats",
+    "hour_surprise": "hour",
+    "count_1h": "pace",
+    "recurring": "recurring",
+    "weekday": "weekday",
+}
+# Each aspect with its features' columns: changed together, since they move together (the
+# amount against the merchant, the category and the account).
+ASPECT_COLUMNS = tuple(
+    (aspect, [i for i, name in enumerate(FEATURE_NAMES) if ASPECT_OF[name] == aspect])
+    for aspect in dict.fromkeys(ASPECT_OF[name] for name in FEATURE_NAMES)
+)
+ASPECT_SHARE = 0.5  # an aspect is named when it explains at least half as much as the first
 
 
 @dataclass(slots=True)
@@ -77,6 +100,7 @@ class Detector:
     forest_tail: list[float] = field(default_factory=list)  # anomaly at TAIL_LEVELS
     score_quantiles: list[float] = field(default_factory=list)  # final score at QUANTILES
     flat: FlatForest | None = None  # the forest's trees as flat arrays: what scores
+    typical_row: list[float] = field(default_factory=list)  # the training rows' medians
 
     def __post_init__(self):
         if self.flat is None and self.forest is not None:
@@ -106,6 +130,7 @@ class Detector:
             samples=len(X),
             user_rows=user_rows or len(X),
             forest=forest,
+            typical_row=[float(v) for v in np.median(X, axis=0)],
         )
         anomaly = detector._flat.anomaly(X)
         detector.forest_tail = [float(v) for v in np.quantile(anomaly, TAIL_LEVELS)]
@@ -141,6 +166,28 @@ class Detector:
             out.append(min(max(math.log(FOREST_ANOMALY_MASS / tail), 0.0), self.forest_cap))
         return out
 
+    def aspects(self, row: np.ndarray) -> list[str]:
+        """What makes ``row`` odd to the forest, strongest first: each aspect's features in
+        turn set to the training rows' medians, the aspects whose change lowers the anomaly
+        score most (a counterfactual: "with a usual amount it would not stand out")."""
+        if self._flat is None or len(self.typical_row) != len(row):
+            return []
+        typical = np.asarray(self.typical_row)
+        rows = [row]
+        for _, columns in ASPECT_COLUMNS:
+            variant = row.copy()
+            variant[columns] = typical[columns]
+            rows.append(variant)
+        anomaly = self._flat.anomaly(np.vstack(rows))
+        drops = anomaly[0] - anomaly[1:]
+        ranked = sorted(
+            ((float(d), aspect) for d, (aspect, _) in zip(drops, ASPECT_COLUMNS, strict=True)),
+            reverse=True,
+        )
+        if not ranked or ranked[0][0] <= 0:
+            return []
+        return [a for d, a in ranked[:2] if d >= ASPECT_SHARE * ranked[0][0]]
+
     def threshold(self, alert_rate: float) -> float:
         if not self.score_quantiles:
             return PRIOR_THRESHOLD
@@ -163,11 +210,11 @@ class Detector:
             model = [0.0] * len(vectors)
         threshold = self.threshold(alert_rate)
         out = []
-        for w, m in zip(weighed, model, strict=True):
+        for w, m, row in zip(weighed, model, vectors, strict=True):
             m = min(m, w.model_cap)
             evidence = list(w.evidence)
             if m >= MODEL_REASON_LLR:
-                evidence.append(Evidence("model", m, {}))
+                evidence.append(Evidence("model", m, {"aspects": self.aspects(row)}))
             evidence.sort(key=lambda e: -e.llr)
             evidence.extend(e for e in w.against if e.code == "dismissed_pattern")
             score = round(probability(w.total(m)), 6)

@@ -71,9 +71,13 @@ TEMPLATES = {
         "pt-BR": "parecida com {count} {count_word} que você confirmou como fraude",
         "en": "similar to {count} {count_word} you confirmed as fraud",
     },
-    "model": {
+    "model": {  # stored before the model named its aspects, or none stood out
         "pt-BR": "combinação incomum de valor, horário e histórico (modelo)",
         "en": "unusual combination of amount, time and history (model)",
+    },
+    "model_aspects": {
+        "pt-BR": "incomum para você: {aspects} (modelo)",
+        "en": "unusual for you: {aspects} (model)",
     },
     "dismissed_pattern": {
         "pt-BR": "parecida com {count} {count_word} que você marcou como {fine_word}",
@@ -115,6 +119,17 @@ COUNT_WORDS = {  # what {count} counts, singular and plural
     "dismissed_pattern": _EXPENSES,
 }
 FINE_WORDS = {"pt-BR": ("normal", "normais"), "en": ("fine", "fine")}
+ASPECT_WORDS = {  # models.detector.ASPECTS
+    "amount": {"pt-BR": "o valor", "en": "the amount"},
+    "new_category": {"pt-BR": "a categoria nova", "en": "the new category"},
+    "new_merchant": {"pt-BR": "o estabelecimento novo", "en": "the new merchant"},
+    "repeats": {"pt-BR": "as cobranças repetidas", "en": "the repeated charges"},
+    "hour": {"pt-BR": "o horário", "en": "the hour"},
+    "pace": {"pt-BR": "o número de despesas na última hora", "en": "the last hour's expenses"},
+    "recurring": {"pt-BR": "a recorrência", "en": "the recurrence"},
+    "weekday": {"pt-BR": "o dia da semana", "en": "the day of the week"},
+}
+AND = {"pt-BR": " e ", "en": " and "}
 
 
 def render(code: str, params: dict, lang: str = "pt-BR", currency: str = "BRL") -> str:
@@ -124,6 +139,10 @@ def render(code: str, params: dict, lang: str = "pt-BR", currency: str = "BRL") 
         code = "new_category_plain"
     elif code == "near_duplicate" and params.get("previous_cents") is None:
         code = "near_duplicate_plain"
+    elif code == "model" and params.get("aspects"):
+        code = "model_aspects"
+        words = [ASPECT_WORDS.get(a, {}).get(lang, a) for a in params["aspects"]]
+        params = dict(params, aspects=AND[lang].join(words))
     template = TEMPLATES.get(code, {}).get(lang)
     if template is None:
         return code

@@ -42,6 +42,7 @@ def _meta(detector: Detector) -> dict:
         "user_rows": detector.user_rows,
         "forest_tail": detector.forest_tail,
         "score_quantiles": detector.score_quantiles,
+        "typical_row": detector.typical_row,
         "feature_schema": FEATURE_SCHEMA + FLAT_SCHEMA,
         "sklearn": SKLEARN,
         "numpy": np.__version__,
@@ -161,6 +162,7 @@ def _detector(meta: dict, forest, flat: FlatForest | None = None) -> Detector:
         forest_tail=meta["forest_tail"],
         score_quantiles=meta["score_quantiles"],
         flat=flat,
+        typical_row=meta.get("typical_row", []),  # versions stored before it: none
     )
 
 

@@ -458,3 +458,26 @@ def test_the_hour_a_biller_debits_is_not_the_spenders_waking_hour():
     _, ctx = history.features(event(at(40, 5, 30), 45.00, "alimentação", "Bar Noturno", "rui"))
     (hour,) = [e for e in explicit_evidence(ctx) if e.code == "unusual_hour"]
     assert hour.params["start"] >= 9
+
+
+def test_the_forests_reason_names_what_it_finds_odd(life):
+    import numpy as np
+
+    from models import store
+
+    scorer = Scorer()
+    vectors = []
+    for e in life:
+        vectors.append(scorer.history.features(e)[0])
+        scorer.history.add(e)
+    trained = Detector.train(np.array(vectors), np.zeros(len(vectors)))
+    scorer.detector = replace(trained, samples=FOREST_FULL_SAMPLES)
+    # R$ 2.500 of jewellery at 03:45 for a bread-lunch-and-rides spender active 07:00-20:00.
+    odd = scorer.score(event(at(60, 3, 45), 2_500.00, "joalheria", "Vivara"))
+    (model,) = [e for e in odd.evidence if e.code == "model"]
+    assert "amount" in model.params["aspects"]
+    # The typical row travels with the stored version; one stored before it names nothing.
+    meta, blob = store.dumps(trained)
+    assert store.loads(meta, blob).typical_row == trained.typical_row
+    older = store.loads({k: v for k, v in meta.items() if k != "typical_row"}, blob)
+    assert older.aspects(np.array(vectors[0])) == []

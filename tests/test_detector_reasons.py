@@ -117,6 +117,18 @@ CASES = [
         "similar to 1 expense you confirmed as fraud",
     ),
     (
+        "model",
+        {"aspects": ["amount", "hour"]},
+        "incomum para você: o valor e o horário (modelo)",
+        "unusual for you: the amount and the hour (model)",
+    ),
+    (  # stored before the model named its aspects
+        "model",
+        {},
+        "combinação incomum de valor, horário e histórico (modelo)",
+        "unusual combination of amount, time and history (model)",
+    ),
+    (
         "rare_category",
         {"category": "pets", "count": 2, "cents": 9000},
         "R$ 90,00 em pets, onde você gastou só 2 vezes até hoje",
