@@ -263,19 +263,15 @@ def explicit_evidence(ctx: Context) -> list[Evidence]:
         else:
             code = "merchant_amount" if ctx.amount_level == "merchant" else "amount_spike"
         if llr > 0:
-            add(
-                Evidence(
-                    code,
-                    _clip(llr),
-                    {
-                        "cents": ctx.cents,
-                        "ratio": ctx.cents / ctx.usual_cents,
-                        "usual_cents": ctx.usual_cents,
-                        "category": ctx.category,
-                        "merchant": ctx.merchant,
-                    },
-                )
-            )
+            usual = ctx.usual_cents
+            params = {"category": ctx.category, "merchant": ctx.merchant}
+            if code == "merchant_amount" and ctx.merchant_visits == 1 and ctx.merchant_last_cents:
+                # One visit so far: "12× what you usually pay" would quote an estimate (that
+                # visit drawn toward the category); the one price paid is what to compare with.
+                usual = ctx.merchant_last_cents
+                params["visits"] = 1
+            params |= {"cents": ctx.cents, "ratio": ctx.cents / usual, "usual_cents": usual}
+            add(Evidence(code, _clip(llr), params))
 
     # A tiny charge at a merchant never used before: how a stolen card is tested.
     # Bills and subscriptions are debited whenever the biller likes, at whatever they cost ...

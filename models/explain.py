@@ -43,6 +43,10 @@ TEMPLATES = {
         "pt-BR": "{amount} é {ratio}× o que você costuma pagar em {merchant}",
         "en": "{amount} is {ratio}× what you usually pay at {merchant}",
     },
+    "merchant_amount_once": {
+        "pt-BR": "{amount} é {ratio}× o que você pagou em {merchant} na única vez anterior",
+        "en": "{amount} is {ratio}× what you paid at {merchant} the only time before",
+    },
     "new_category": {
         "pt-BR": "primeira despesa em {category}: {amount} (seu gasto típico é {usual})",
         "en": "first expense in {category}: {amount} (you typically spend {usual})",
@@ -139,6 +143,8 @@ def render(code: str, params: dict, lang: str = "pt-BR", currency: str = "BRL") 
         code = "new_category_plain"
     elif code == "near_duplicate" and params.get("previous_cents") is None:
         code = "near_duplicate_plain"
+    elif code == "merchant_amount" and params.get("visits") == 1:
+        code = "merchant_amount_once"
     elif code == "model" and params.get("aspects"):
         code = "model_aspects"
         words = [ASPECT_WORDS.get(a, {}).get(lang, a) for a in params["aspects"]]

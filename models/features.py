@@ -276,6 +276,7 @@ class Context:
     duplicate_minutes: float | None
     duplicate_exact: bool
     duplicate_of_cents: int  # the earlier charge's amount (the same, for an exact duplicate)
+    merchant_last_cents: int  # the last charge at this merchant (0: none)
     split: int  # earlier charges just under the same limit within 2 h
     split_limit: int  # in currency units
     split_total_cents: int
@@ -626,6 +627,7 @@ class SpenderHistory:
             duplicate_minutes=dup_minutes,
             duplicate_exact=dup_exact,
             duplicate_of_cents=dup_of,
+            merchant_last_cents=m.recent[-1][1] if m is not None and m.recent else 0,
             split=split,
             split_limit=limit or 0,
             split_total_cents=split_total if split else ev.cents,

@@ -481,3 +481,11 @@ def test_the_forests_reason_names_what_it_finds_odd(life):
     assert store.loads(meta, blob).typical_row == trained.typical_row
     older = store.loads({k: v for k, v in meta.items() if k != "typical_row"}, blob)
     assert older.aspects(np.array(vectors[0])) == []
+
+
+def test_after_one_visit_a_spike_is_compared_with_that_visit(ana):
+    ana.score(event(at(60, 18, 0), 34.84, "transporte", "Posto Shell"))
+    dear = ana.score(event(at(62, 18, 0), 473.61, "transporte", "Posto Shell"))
+    (spike,) = [e for e in dear.evidence if e.code == "merchant_amount"]
+    assert spike.params["visits"] == 1 and spike.params["usual_cents"] == 3484
+    assert spike.params["ratio"] == pytest.approx(473.61 / 34.84)

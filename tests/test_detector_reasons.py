@@ -117,6 +117,18 @@ CASES = [
         "similar to 1 expense you confirmed as fraud",
     ),
     (
+        "merchant_amount",
+        {
+            "merchant": "Posto Shell",
+            "cents": 47361,
+            "ratio": 13.59,
+            "usual_cents": 3484,
+            "visits": 1,
+        },
+        "R$ 473,61 é 14× o que você pagou em Posto Shell na única vez anterior",
+        "R$473.61 is 14× what you paid at Posto Shell the only time before",
+    ),
+    (
         "model",
         {"aspects": ["amount", "hour"]},
         "incomum para você: o valor e o horário (modelo)",
