@@ -233,18 +233,25 @@ def test_a_first_expense_in_a_category_the_household_uses_weighs_less(ana):
     assert salon.score > 2 * pets.score
 
 
-def test_a_first_bill_at_a_new_biller_is_not_left_to_the_forest(life):
+def with_a_forest(life) -> tuple[Scorer, Detector, list]:
+    """A scorer whose forest learnt ana's two months (speaking at full strength); the forest as
+    trained, and its training rows."""
     import numpy as np
 
-    # A user whose forest learnt ana's two months: a first electricity bill, dear next to bread
-    # and rides and from a biller never seen, is what the forest finds odd, not a fraud.
     scorer = Scorer()
     vectors = []
     for e in life:
         vectors.append(scorer.history.features(e)[0])
         scorer.history.add(e)
     trained = Detector.train(np.array(vectors), np.zeros(len(vectors)))
-    scorer.detector = replace(trained, samples=FOREST_FULL_SAMPLES)  # speaks at full strength
+    scorer.detector = replace(trained, samples=FOREST_FULL_SAMPLES)
+    return scorer, trained, vectors
+
+
+def test_a_first_bill_at_a_new_biller_is_not_left_to_the_forest(life):
+    # A user whose forest learnt ana's two months: a first electricity bill, dear next to bread
+    # and rides and from a biller never seen, is what the forest finds odd, not a fraud.
+    scorer, _, _ = with_a_forest(life)
     bill = scorer.score(event(at(60, 9, 0), 240.00, "contas", "Enel"))
     assert not bill.is_anomaly
     assert "model" not in codes(bill)
@@ -465,13 +472,7 @@ def test_the_forests_reason_names_what_it_finds_odd(life):
 
     from models import store
 
-    scorer = Scorer()
-    vectors = []
-    for e in life:
-        vectors.append(scorer.history.features(e)[0])
-        scorer.history.add(e)
-    trained = Detector.train(np.array(vectors), np.zeros(len(vectors)))
-    scorer.detector = replace(trained, samples=FOREST_FULL_SAMPLES)
+    scorer, trained, vectors = with_a_forest(life)
     # R$ 2.500 of jewellery at 03:45 for a bread-lunch-and-rides spender active 07:00-20:00.
     odd = scorer.score(event(at(60, 3, 45), 2_500.00, "joalheria", "Vivara"))
     (model,) = [e for e in odd.evidence if e.code == "model"]
