@@ -184,9 +184,8 @@ class Sender:
             if d.event == "test" or next_ms > d.created_ms + policy.window_ms:
                 values |= {"state": "failed", "finished_ms": now}
                 if d.event != "test":
-                    values["last_error"] = f"gave up after {attempts} attempt(s): {outcome.error}"[
-                        :500
-                    ]
+                    tries = f"{attempts} attempt" + ("" if attempts == 1 else "s")
+                    values["last_error"] = f"gave up after {tries}: {outcome.error}"[:500]
             else:
                 values["next_attempt_ms"] = next_ms
         with write_transaction(self.engine) as conn:
