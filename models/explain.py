@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 
 from models.compiled import take_over
@@ -23,8 +24,8 @@ TEMPLATES = {
         "en": "almost the same amount ({amount}) at {merchant} {minutes} min ago",
     },
     "burst": {
-        "pt-BR": "{count} cobranças em {merchant} em {minutes} {minutes_word}",
-        "en": "{count} charges at {merchant} in {minutes} {minutes_word}",
+        "pt-BR": "{count} cobranças em {merchant} em {minutes} {minutes|minuto|minutos}",
+        "en": "{count} charges at {merchant} in {minutes} {minutes|minute|minutes}",
     },
     "split": {
         "pt-BR": "{count} cobranças logo abaixo de {limit} em {merchant} em {minutes} min "
@@ -56,8 +57,8 @@ TEMPLATES = {
         "en": "first expense in {category} ({amount})",
     },
     "rare_category": {
-        "pt-BR": "{amount} em {category}, onde você gastou só {count} {count_word} até hoje",
-        "en": "{amount} in {category}, where you spent only {count} {count_word} before",
+        "pt-BR": "{amount} em {category}, onde você gastou só {count} {count|vez|vezes} até hoje",
+        "en": "{amount} in {category}, where you spent only {count} {count|time|times} before",
     },
     "new_merchant_amount": {
         "pt-BR": "primeira compra em {merchant}, {amount}: {ratio}× o habitual em {category}",
@@ -72,8 +73,8 @@ TEMPLATES = {
         "en": "{time} — you are usually active {start}–{end}",
     },
     "confirmed_pattern": {
-        "pt-BR": "parecida com {count} {count_word} que você confirmou como fraude",
-        "en": "similar to {count} {count_word} you confirmed as fraud",
+        "pt-BR": "parecida com {count} {count|despesa|despesas} que você confirmou como fraude",
+        "en": "similar to {count} {count|expense|expenses} you confirmed as fraud",
     },
     "model": {  # stored before the model named its aspects, or none stood out
         "pt-BR": "combinação incomum de valor, horário e histórico (modelo)",
@@ -84,8 +85,9 @@ TEMPLATES = {
         "en": "unusual for you: {aspects} (model)",
     },
     "dismissed_pattern": {
-        "pt-BR": "parecida com {count} {count_word} que você marcou como {fine_word}",
-        "en": "similar to {count} {count_word} you marked as fine",
+        "pt-BR": "parecida com {count} {count|despesa|despesas} que você marcou como "
+        "{count|normal|normais}",
+        "en": "similar to {count} {count|expense|expenses} you marked as fine",
     },
 }
 MONEY = {
@@ -115,14 +117,16 @@ def _number(value: float, lang: str, digits: int = 1) -> str:
     return text.translate(str.maketrans(",.", ".,")) if lang == "pt-BR" else text
 
 
-MINUTE_WORDS = {"pt-BR": ("minuto", "minutos"), "en": ("minute", "minutes")}
-_EXPENSES = {"pt-BR": ("despesa", "despesas"), "en": ("expense", "expenses")}
-COUNT_WORDS = {  # what {count} counts, singular and plural
-    "rare_category": {"pt-BR": ("vez", "vezes"), "en": ("time", "times")},
-    "confirmed_pattern": _EXPENSES,
-    "dismissed_pattern": _EXPENSES,
-}
-FINE_WORDS = {"pt-BR": ("normal", "normais"), "en": ("fine", "fine")}
+# "{count|despesa|despesas}": the singular when ``count`` is 1, else the plural (0 included,
+# in both languages). The interface's strings (vigilante/i18n.py) use the same form.
+_PLURAL = re.compile(r"\{(\w+)\|([^|{}]*)\|([^|{}]*)\}")
+
+
+def plural(text: str, values: dict) -> str:
+    """Each ``{name|singular|plural}`` of ``text`` as the form ``values[name]`` calls for."""
+    return _PLURAL.sub(lambda m: m[2] if values.get(m[1]) in (1, "1") else m[3], text)
+
+
 ASPECT_WORDS = {  # models.detector.ASPECTS
     "amount": {"pt-BR": "o valor", "en": "the amount"},
     "new_category": {"pt-BR": "a categoria nova", "en": "the new category"},
@@ -162,11 +166,6 @@ def render(code: str, params: dict, lang: str = "pt-BR", currency: str = "BRL") 
     if "minutes" in values:
         minutes = max(1, round(values["minutes"]))
         values["minutes"] = str(minutes)
-        values["minutes_word"] = MINUTE_WORDS[lang][minutes != 1]
-    if code in COUNT_WORDS and "count" in values:
-        plural = int(values["count"]) != 1
-        values["count_word"] = COUNT_WORDS[code][lang][plural]
-        values["fine_word"] = FINE_WORDS[lang][plural]
     if "hour" in values:
         values["time"] = f"{int(values['hour']):02d}:{int(values.get('minute', 0)):02d}"
     for key in ("start", "end"):
@@ -176,7 +175,7 @@ def render(code: str, params: dict, lang: str = "pt-BR", currency: str = "BRL") 
         if key in values and not values[key]:
             values[key] = "?"
     try:
-        return template.format(**values)
+        return plural(template, values).format(**values)
     except (KeyError, ValueError, IndexError):  # reasons stored by an older version
         return code
 

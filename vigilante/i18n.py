@@ -8,11 +8,10 @@ type is not one we know.
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from models.explain import format_money
+from models.explain import format_money, plural
 
 LANGS = ("pt-BR", "en")
 LANG_NAMES = {"pt-BR": "Português (Brasil)", "en": "English"}
@@ -414,16 +413,6 @@ REASON_LABELS = {
 def resolve_lang(value: str | None) -> str:
     """``en``, ``en-US`` -> ``en``; anything else -> ``pt-BR``."""
     return "en" if (value or "").lower().startswith("en") else "pt-BR"
-
-
-# "{count|despesa|despesas}": the singular when ``count`` is 1, else the plural (0 included,
-# in both languages).
-_PLURAL = re.compile(r"\{(\w+)\|([^|{}]*)\|([^|{}]*)\}")
-
-
-def plural(text: str, values: dict) -> str:
-    """Each ``{name|singular|plural}`` of ``text`` as the form ``values[name]`` calls for."""
-    return _PLURAL.sub(lambda m: m[2] if values.get(m[1]) == 1 else m[3], text)
 
 
 def t(key: str, lang: str = "pt-BR", **values) -> str:
