@@ -72,7 +72,9 @@ ROUND_LIMITS = (200, 500, 1_000, 2_000, 2_500, 5_000, 10_000, 20_000, 50_000, 10
 JUST_UNDER = 0.9
 _WEIGHTS = [math.exp(-d * d / 2) for d in range(-3, 4)]
 HOUR_KERNEL = tuple((d, w / sum(_WEIGHTS)) for d, w in zip(range(-3, 4), _WEIGHTS, strict=True))
-HOUR_PRIOR = 2.0  # pseudo-expenses spread evenly over the day
+HOUR_PRIOR = 2.0  # pseudo-expenses: what an account's hours are before its own expenses
+HOUSEHOLD_HOURS = 50  # the household's expenses before its hours shape that prior ...
+HOUSEHOLD_HOUR_SHARE = 0.5  # ... for this share of it (the rest: evenly over the day)
 
 
 @dataclass(slots=True)
@@ -337,6 +339,10 @@ class SpenderHistory:
         # category -> how far visits land from their merchant's usual price (log units): the
         # spread within one merchant, pooled over the household's merchants of the category.
         self.merchant_residuals: dict[str, RobustWindow] = {}
+        # All accounts' hours, smoothed like each account's: a new card's hours are unknown,
+        # not anything at all; its household's say when people here spend.
+        self.hour_density = [0.0] * 24
+        self.hour_count = 0
         self.last_id = 0
         self.n_total = 0  # all the user's expenses, not only those kept here
         self._local_ts: int | None = None
@@ -411,9 +417,11 @@ class SpenderHistory:
             hour = self._local(ev.ts).hour
             acc.hours[hour] += 1
             acc.hour_count += 1
-            density = acc.hour_density
+            density, household = acc.hour_density, self.hour_density
+            self.hour_count += 1
             for d, w in HOUR_KERNEL:
                 density[(hour + d) % 24] += w
+                household[(hour + d) % 24] += w
         self.user_logs.add(x)
         user_window = self.user_by_category.get(ev.category)
         if user_window is None:
@@ -552,7 +560,15 @@ class SpenderHistory:
 
         # The hour against this account's own hours, smoothed over neighbouring hours so that
         # an hour next to the usual ones is less surprising than one far from all of them.
-        p_hour = (acc.hour_density[hour] + HOUR_PRIOR / 24) / (acc.hour_count + HOUR_PRIOR)
+        # Before the account's own hours speak, the prior is partly the household's hours (the
+        # other accounts'), partly even: a card first used at 03:00 in a household that sleeps
+        # then is odder than one first used at 15:00.
+        prior_hour = 1 / 24
+        others_hours = self.hour_count - acc.hour_count
+        if others_hours >= HOUSEHOLD_HOURS:
+            theirs = (self.hour_density[hour] - acc.hour_density[hour]) / others_hours
+            prior_hour = (1 - HOUSEHOLD_HOUR_SHARE) / 24 + HOUSEHOLD_HOUR_SHARE * theirs
+        p_hour = (acc.hour_density[hour] + HOUR_PRIOR * prior_hour) / (acc.hour_count + HOUR_PRIOR)
         hour_surprise = max(0.0, math.log((1 / 24) / p_hour))
 
         dismissed = confirmed = 0
@@ -633,7 +649,7 @@ class SpenderHistory:
             split_total_cents=split_total if split else ev.cents,
             split_minutes=(ev.ts - split_first) / MINUTE_MS,
             hour_surprise=hour_surprise,
-            hour_known=acc.hour_count >= 10,
+            hour_known=acc.hour_count >= (5 if others_hours >= HOUSEHOLD_HOURS else 10),
             count_1h=count_1h,
             recurring=recurring,
             dismissed_similar=dismissed,

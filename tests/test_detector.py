@@ -394,6 +394,32 @@ def test_an_hour_inside_the_accounts_usual_span_is_not_called_unusual():
     assert (night.params["start"], night.params["end"]) == (8, 21)
 
 
+def test_a_new_cards_hours_start_from_its_households():
+    """A card with six expenses of its own has no hours yet; a household whose eight other
+    cards all spend 08:00-22:00 says 03:10 is an hour nobody here spends at. Alone (no
+    household) the same card's six expenses do not yet make an hour unusual."""
+    from models.evidence import explicit_evidence
+
+    def night_evidence(with_household: bool):
+        history = SpenderHistory("America/Sao_Paulo")
+        if with_household:
+            for n in range(8):
+                for day in range(10):
+                    history.add(event(at(day, 8 + (n + day) % 14), 40.0, "mercado", "Dia", f"c{n}"))
+        for day in range(6):
+            history.add(event(at(20 + day, 12, 30), 35.0, "alimentação", "Sabor", "new"))
+        _, ctx = history.features(event(at(27, 3, 10), 38.0, "alimentação", "Sabor", "new"))
+        found = [e for e in explicit_evidence(ctx) if e.code == "unusual_hour"]
+        _, day_ctx = history.features(event(at(27, 15, 0), 38.0, "alimentação", "Sabor", "new"))
+        assert not [e for e in explicit_evidence(day_ctx) if e.code == "unusual_hour"]
+        return found, ctx
+
+    (night,), ctx = night_evidence(with_household=True)
+    assert night.params["hour"] == 3 and night.llr > math.log(6)
+    alone, alone_ctx = night_evidence(with_household=False)
+    assert alone == [] and alone_ctx.hour_surprise < ctx.hour_surprise
+
+
 def test_a_first_expense_in_a_category_at_the_households_price_there_is_no_surprise():
     """Streaming at R$ 20-40 is what the household's subscriptions mostly cost, yet one of
     its six pays a gym R$ 249,90: another member's first subscription there, at that price, is
