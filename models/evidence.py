@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from scipy.special import stdtr
 
 from models.compiled import take_over
-from models.features import KEEP_ACCOUNT, Context, active_hours, t_density
+from models.features import ANNUAL_SHARE, KEEP_ACCOUNT, Context, active_hours, t_density
 
 MAX_LLR = math.log(1e4)
 # Densities under "anomaly", on the same scale as the normal densities they are compared with.
@@ -75,6 +75,16 @@ def _amount_llr(
 def amount_llr(z: float, df: int) -> float:
     """Evidence of an amount ``z`` spreads above the usual (one-sided: only dearer is odd)."""
     return _amount_llr(z, t_density(z, df))
+
+
+def prior_amount_llr(ctx: Context) -> float:
+    """Evidence of the amount against what the category costs (household, else built-in),
+    where a year of a monthly price is one of the usual readings (an annual plan)."""
+    z = ctx.z_category_prior
+    if not ctx.annual_prior:
+        return amount_llr(z, 5)
+    density = (1 - ANNUAL_SHARE) * t_density(z, 5) + ANNUAL_SHARE * t_density(0.0, 5)
+    return _amount_llr(z, density)
 
 
 def away(ctx: Context) -> float:
@@ -181,13 +191,13 @@ def explicit_evidence(ctx: Context) -> list[Evidence]:
         novelty = _clip(novelty)
         # Judge the amount against the category where it is common, else against the spender.
         if ctx.category_essential or ctx.category_share >= 0.5:
-            amount = amount_llr(ctx.z_category_prior, 5)
+            amount = prior_amount_llr(ctx)
             usual = None
         elif ctx.category_known or ctx.category_share > 0:
             # A category people use (a built-in one, or one others in the household pay): its
             # first expense at what such expenses cost is no surprise, even if dear next to
             # this spender's day-to-day (a first drill from a hardware store).
-            by_category = amount_llr(ctx.z_category_prior, 5)
+            by_category = prior_amount_llr(ctx)
             by_spender = amount_llr(ctx.z_account, 5)
             amount = min(by_category, by_spender)
             usual = ctx.usual_cents_account if by_spender <= by_category else None

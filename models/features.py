@@ -72,6 +72,10 @@ ROUND_LIMITS = (200, 500, 1_000, 2_000, 2_500, 5_000, 10_000, 20_000, 50_000, 10
 JUST_UNDER = 0.9
 _WEIGHTS = [math.exp(-d * d / 2) for d in range(-3, 4)]
 HOUR_KERNEL = tuple((d, w / sum(_WEIGHTS)) for d, w in zip(range(-3, 4), _WEIGHTS, strict=True))
+# A subscription or premium paid a year at a time: 10 to 12 times its monthly price (some
+# plans give a month or two free), with some slack for the usual's own uncertainty.
+ANNUAL_MONTHS = (8.5, 14.0)
+ANNUAL_SHARE = 0.05  # of such charges, paid yearly
 HOUR_PRIOR = 2.0  # pseudo-expenses: what an account's hours are before its own expenses
 HOUSEHOLD_HOURS = 50  # the household's expenses before its hours shape that prior ...
 HOUSEHOLD_HOUR_SHARE = 0.5  # ... for this share of it (the rest: evenly over the day)
@@ -266,6 +270,7 @@ class Context:
     category_essential: bool  # rent, utilities, subscriptions: paid by nearly everyone
     category_known: bool  # one of the common household categories of the built-in priors
     z_category_prior: float  # amount against the household / built-in prior of the category
+    annual_prior: bool  # ... and it is about a year of that (a category sold yearly too)
     typical_known: bool  # that yardstick rests on the household's expenses, or priors that apply
     merchant_novel: bool
     merchant_visits: int
@@ -510,6 +515,19 @@ class SpenderHistory:
                 z_amount = math.copysign(
                     t_quantile_of_density(amount_density, 5), min(z for _, z in mixture)
                 )
+        annual_prior = False
+        if prior is not None and prior.yearly and z_amount > 2:
+            # Dear for a month of it, but about a year of the usual monthly price: an annual
+            # plan, which a share of such charges are. The amount's density under the usual is
+            # then a mixture of the two readings.
+            if ANNUAL_MONTHS[0] <= math.exp(x - specific.center) <= ANNUAL_MONTHS[1]:
+                amount_density = (1 - ANNUAL_SHARE) * amount_density + ANNUAL_SHARE * t_density(
+                    0.0, specific.n
+                )
+                z_amount = math.copysign(
+                    t_quantile_of_density(amount_density, specific.n), z_amount
+                )
+            annual_prior = ANNUAL_MONTHS[0] <= math.exp(x - base.center) <= ANNUAL_MONTHS[1]
         others = len(self.category_accounts.get(ev.category, ())) - (1 if cat_window else 0)
         share = others / (len(self.accounts) - 1) if len(self.accounts) > 1 else 0.0
 
@@ -631,6 +649,7 @@ class SpenderHistory:
             category_essential=bool(prior and prior.essential),
             category_known=prior is not None,
             z_category_prior=base.z(x),
+            annual_prior=annual_prior,
             typical_known=self.trust_priors or base.n >= 3,
             merchant_novel=merchant_novel,
             merchant_visits=m.visits if m else 0,

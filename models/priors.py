@@ -22,6 +22,7 @@ class CategoryPrior:
     center: float  # log of the typical amount in currency units
     scale: float  # log-scale spread
     essential: bool  # paid by nearly everyone, usually monthly
+    yearly: bool = False  # often paid a year at a time instead (a plan, a premium)
 
 
 PRIORS_CURRENCY = "BRL"  # the table's amounts
@@ -175,8 +176,11 @@ _TABLE: dict[tuple[str, ...], tuple[float, float, bool]] = {
     ),
     ("impostos", "taxes", "tarifas", "fees"): (150, 1.2, False),
 }
+# Categories whose monthly price is also sold by the year: a subscription's annual plan, an
+# insurance premium paid at once.
+YEARLY = {"assinaturas", "plano de saúde"}
 PRIORS: dict[str, CategoryPrior] = {
-    name: CategoryPrior(math.log(typical), spread, essential)
+    name: CategoryPrior(math.log(typical), spread, essential, names[0] in YEARLY)
     for names, (typical, spread, essential) in _TABLE.items()
     for name in names
 }

@@ -420,6 +420,40 @@ def test_a_new_cards_hours_start_from_its_households():
     assert alone == [] and alone_ctx.hour_surprise < ctx.hour_surprise
 
 
+def test_a_year_of_a_monthly_subscription_reads_as_an_annual_plan():
+    """R$ 55,90 a month at Netflix for four months, then R$ 670,80 there: twelve months at once,
+    an annual plan, weighs far less than a charge of half that (6x, no such reading). Groceries
+    have no yearly plans: 12x the usual supermarket bill keeps its full weight."""
+    from models.evidence import explicit_evidence
+
+    history = SpenderHistory("America/Sao_Paulo")
+    for day in range(120):
+        history.add(event(at(day, 12), 35.00, "alimentação", "Restaurante Sabor", "rui"))
+        if day % 7 == 0:
+            history.add(event(at(day, 19), 180.00, "mercado", "Carrefour", "rui"))
+        if day % 30 == 5:
+            history.add(event(at(day, 9), 55.90, "assinaturas", "Netflix", "rui"))
+
+    def amount_evidence(amount, category, merchant):
+        _, ctx = history.features(event(at(121, 10), amount, category, merchant, "rui"))
+        return sum(e.llr for e in explicit_evidence(ctx) if e.code == "merchant_amount")
+
+    annual = amount_evidence(670.80, "assinaturas", "Netflix")
+    assert amount_evidence(335.40, "assinaturas", "Netflix") > annual + 1.5
+    assert amount_evidence(12 * 180.00, "mercado", "Carrefour") > annual + 1.5
+
+    # A first subscription at a year of what one costs (about R$ 40 a month) has that reading
+    # too when weighed against the category's price; a third of a year, or four years, do not.
+    def annual_prior(amount):
+        fresh = SpenderHistory("America/Sao_Paulo")
+        for day in range(60):
+            fresh.add(event(at(day, 12), 35.00, "alimentação", "Restaurante Sabor", "bia"))
+        return fresh.features(event(at(61, 10), amount, "assinaturas", "Adobe", "bia"))[1]
+
+    assert annual_prior(479.00).annual_prior
+    assert not annual_prior(160.00).annual_prior and not annual_prior(1_900.00).annual_prior
+
+
 def test_a_first_expense_in_a_category_at_the_households_price_there_is_no_surprise():
     """Streaming at R$ 20-40 is what the household's subscriptions mostly cost, yet one of
     its six pays a gym R$ 249,90: another member's first subscription there, at that price, is
