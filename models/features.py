@@ -481,11 +481,13 @@ class SpenderHistory:
         if m is not None and m.logs._fifo:
             specific, level = shrink(m.logs, at_merchant, pull, 12), "merchant"
             z_amount = specific.z(x)
-            amount_density = t_density(z_amount, specific.n)
+            amount_df = specific.n  # degrees of freedom of the density below
+            amount_density = t_density(z_amount, amount_df)
         else:
             specific, level = cat, ("category" if cat_window else "prior")
             z_amount = specific.z(x)
-            amount_density = t_density(z_amount, specific.n)
+            amount_df = specific.n
+            amount_density = t_density(z_amount, amount_df)
             # A merchant new to this account: is the amount what one of the merchants it uses
             # in this category (or the household at this merchant) charges? Categories mix
             # cheap and dear merchants (a ride and a tank of fuel are both "transporte"), so
@@ -508,6 +510,7 @@ class SpenderHistory:
                 z_household = there.z(x)
                 mixture.append((weight, z_household))
             if mixture:
+                amount_df = 5
                 total = sum(w for w, _ in mixture)
                 amount_density = sum(w * t_density(z, 5) for w, z in mixture) / total
                 # As many spreads above "usual" as that density says (so one cheap component
@@ -515,19 +518,21 @@ class SpenderHistory:
                 z_amount = math.copysign(
                     t_quantile_of_density(amount_density, 5), min(z for _, z in mixture)
                 )
-        annual_prior = False
-        if prior is not None and prior.yearly and z_amount > 2:
-            # Dear for a month of it, but about a year of the usual monthly price: an annual
-            # plan, which a share of such charges are. The amount's density under the usual is
-            # then a mixture of the two readings.
-            if ANNUAL_MONTHS[0] <= math.exp(x - specific.center) <= ANNUAL_MONTHS[1]:
-                amount_density = (1 - ANNUAL_SHARE) * amount_density + ANNUAL_SHARE * t_density(
-                    0.0, specific.n
-                )
-                z_amount = math.copysign(
-                    t_quantile_of_density(amount_density, specific.n), z_amount
-                )
-            annual_prior = ANNUAL_MONTHS[0] <= math.exp(x - base.center) <= ANNUAL_MONTHS[1]
+        # Dear for a month of it, but about a year of the usual monthly price: an annual plan,
+        # which a share of such charges are. The amount's density under the usual is then a
+        # mixture of the two readings (against this spender's usual, and the category's price).
+        yearly = prior is not None and prior.yearly
+        months = math.exp(x - specific.center)
+        if yearly and z_amount > 2 and ANNUAL_MONTHS[0] <= months <= ANNUAL_MONTHS[1]:
+            annual = t_density(0.0, amount_df)
+            amount_density = (1 - ANNUAL_SHARE) * amount_density + ANNUAL_SHARE * annual
+            z_amount = math.copysign(t_quantile_of_density(amount_density, amount_df), z_amount)
+        z_prior = base.z(x)
+        annual_prior = (
+            yearly
+            and z_prior > 2
+            and ANNUAL_MONTHS[0] <= math.exp(x - base.center) <= ANNUAL_MONTHS[1]
+        )
         others = len(self.category_accounts.get(ev.category, ())) - (1 if cat_window else 0)
         share = others / (len(self.accounts) - 1) if len(self.accounts) > 1 else 0.0
 
@@ -584,7 +589,7 @@ class SpenderHistory:
         prior_hour = 1 / 24
         others_hours = self.hour_count - acc.hour_count
         if others_hours >= HOUSEHOLD_HOURS:
-            theirs = (self.hour_density[hour] - acc.hour_density[hour]) / others_hours
+            theirs = max(self.hour_density[hour] - acc.hour_density[hour], 0.0) / others_hours
             prior_hour = (1 - HOUSEHOLD_HOUR_SHARE) / 24 + HOUSEHOLD_HOUR_SHARE * theirs
         p_hour = (acc.hour_density[hour] + HOUR_PRIOR * prior_hour) / (acc.hour_count + HOUR_PRIOR)
         hour_surprise = max(0.0, math.log((1 / 24) / p_hour))
@@ -648,7 +653,7 @@ class SpenderHistory:
             other_accounts=max(len(self.accounts) - (1 if ev.account in self.accounts else 0), 0),
             category_essential=bool(prior and prior.essential),
             category_known=prior is not None,
-            z_category_prior=base.z(x),
+            z_category_prior=z_prior,
             annual_prior=annual_prior,
             typical_known=self.trust_priors or base.n >= 3,
             merchant_novel=merchant_novel,
