@@ -71,7 +71,7 @@ def _breakdown(events, mask, tag) -> dict:
     hard_hit = sum(h for h, _ in per_hard.values())
     hard_n = sum(n for _, n in per_hard.values())
     out[f"hard_negatives_flagged{tag}"] = hard_hit / max(hard_n, 1)
-    for name in HARD_NEGATIVES:
+    for name in dict.fromkeys([*HARD_NEGATIVES, *per_hard]):  # another world's kinds too
         hit, n = per_hard.get(name, (0, 0))
         out[f"hard:{name}{tag}"] = hit / n if n else math.nan
     return out
