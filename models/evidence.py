@@ -20,7 +20,15 @@ from dataclasses import dataclass, field
 from scipy.special import stdtr
 
 from models.compiled import take_over
-from models.features import ANNUAL_SHARE, KEEP_ACCOUNT, Context, active_hours, t_density
+from models.features import (
+    ANNUAL_SHARE,
+    KEEP_ACCOUNT,
+    MIN_SCALE,
+    NEAR_DUPLICATE,
+    Context,
+    active_hours,
+    t_density,
+)
 
 MAX_LLR = math.log(1e4)
 # Densities under "anomaly", on the same scale as the normal densities they are compared with.
@@ -39,6 +47,7 @@ HOUSEHOLD_ACCOUNTS = 3  # other accounts before their categories say what is com
 SHARE_IF_ANOMALY = 0.1  # ... of the household using the category an anomaly lands in
 P_REPEAT_IF_ANOMALY = 0.3  # bursts, duplicates and splits are repeats at one merchant
 P_SAME_AMOUNT_IF_ANOMALY = 0.15
+P_NEAR_IF_DUPLICATE = 0.3  # of duplicates, re-run a little off the first amount
 STREAK_WEIGHT = 1.0
 P_SMALL_IF_ANOMALY = 0.1  # card tests: a share of anomalies are tiny charges at new merchants
 PAIR_MAX_LLR = math.log(3)
@@ -93,6 +102,21 @@ def away(ctx: Context) -> float:
     return 1 / (1 + STREAK_WEIGHT * ctx.novel_streak)
 
 
+def near_duplicate_llr(ctx: Context) -> float:
+    """Nearly the same amount as the last charge here, minutes ago. Under normal behaviour that
+    takes coming back within minutes (this spender's own rate of quick repeats here) and a
+    second price landing by chance that close to the first: two draws of the merchant's prices
+    (log spread s) differ by at most g with chance ~ 2g / (s·√2·√(2π)). Under an anomaly, a
+    share of duplicates is re-run a little off (a tip, a rounding), anywhere within the
+    tolerance. The closeness itself cancels out: what tells is a merchant whose prices vary
+    (a restaurant, not a metro fare) and a spender who rarely comes back within minutes."""
+    visits_before = max(ctx.merchant_visits - max(ctx.burst, 1), 0)
+    quick = (ctx.merchant_quick_repeats + 0.3) / (visits_before + 3)
+    coincidence = 2 / (max(ctx.merchant_scale, MIN_SCALE) * math.sqrt(4 * math.pi))
+    anomalous = P_SAME_AMOUNT_IF_ANOMALY * P_NEAR_IF_DUPLICATE / NEAR_DUPLICATE
+    return _clip(math.log(anomalous / (quick * coincidence)))
+
+
 def which_category(ctx: Context) -> float:
     """Evidence in *which* category a spender starts spending: people take up what those
     around them use, an anomaly lands anywhere. With a household (3+ other accounts), a
@@ -117,12 +141,15 @@ def explicit_evidence(ctx: Context) -> list[Evidence]:
 
     # Same charge twice within minutes.
     if ctx.duplicate_minutes is not None:
-        p = (ctx.merchant_same_amount_repeats + 0.05) / (ctx.merchant_visits + 10)
-        llr = _clip(math.log(P_SAME_AMOUNT_IF_ANOMALY / p))
+        if ctx.duplicate_exact:
+            p = (ctx.merchant_same_amount_repeats + 0.05) / (ctx.merchant_visits + 10)
+            llr = _clip(math.log(P_SAME_AMOUNT_IF_ANOMALY / p))
+        else:
+            llr = near_duplicate_llr(ctx)
         add(
             Evidence(
                 "duplicate" if ctx.duplicate_exact else "near_duplicate",
-                llr if ctx.duplicate_exact else 0.7 * llr,
+                llr,
                 {
                     "merchant": ctx.merchant,
                     "cents": ctx.cents,

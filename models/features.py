@@ -283,6 +283,7 @@ class Context:
     duplicate_minutes: float | None
     duplicate_exact: bool
     duplicate_of_cents: int  # the earlier charge's amount (the same, for an exact duplicate)
+    merchant_scale: float  # spread of this spender's prices at the merchant (log units)
     merchant_last_cents: int  # the last charge at this merchant (0: none)
     split: int  # earlier charges just under the same limit within 2 h
     split_limit: int  # in currency units
@@ -667,6 +668,7 @@ class SpenderHistory:
             duplicate_minutes=dup_minutes,
             duplicate_exact=dup_exact,
             duplicate_of_cents=dup_of,
+            merchant_scale=specific.scale if level == "merchant" else at_merchant.scale,
             merchant_last_cents=m.recent[-1][1] if m is not None and m.recent else 0,
             split=split,
             split_limit=limit or 0,

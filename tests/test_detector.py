@@ -509,6 +509,33 @@ def test_a_charge_a_little_over_one_percent_off_is_still_a_near_duplicate(ana):
     assert again.evidence[0].params["previous_cents"] == 5915  # quoted beside the new one
 
 
+def test_a_near_duplicate_tells_where_prices_vary_and_the_spender_rarely_comes_back():
+    """Nearly the same amount twice within minutes: at a restaurant whose bills vary and where
+    this spender never returns within the hour, a re-run card (it weighs more than a plain
+    coincidence could explain); at the metro, a fare of the same few reais paid again and again,
+    a coincidence (it weighs less)."""
+    from models.evidence import explicit_evidence
+
+    history = SpenderHistory("America/Sao_Paulo")
+    for day in range(40):
+        bill = 60.0 * (1.5 if day % 3 == 0 else 0.7 if day % 3 == 1 else 1.0)
+        history.add(event(at(day, 20, 0), bill, "alimentação", "Cantina", "eva"))
+        for minute in (0, 20, 40):  # three rides each morning, minutes apart
+            history.add(event(at(day, 8, minute), 4.40, "transporte", "Metrô SP", "eva"))
+    history.add(event(at(40, 20, 0), 81.30, "alimentação", "Cantina", "eva"))
+    history.add(event(at(40, 8, 0), 4.40, "transporte", "Metrô SP", "eva"))
+
+    def near(ts, amount, category, merchant):
+        _, ctx = history.features(event(ts, amount, category, merchant, "eva"))
+        (found,) = [e for e in explicit_evidence(ctx) if e.code == "near_duplicate"]
+        return found.llr
+
+    restaurant = near(at(40, 20, 4), 81.90, "alimentação", "Cantina")
+    metro = near(at(40, 8, 5), 4.45, "transporte", "Metrô SP")
+    assert restaurant > math.log(30)  # an alert on its own
+    assert metro < restaurant - 1.5
+
+
 def test_the_hour_a_biller_debits_is_not_the_spenders_waking_hour():
     """Subscriptions and bills debited at 06:00 every month say nothing of when the spender is
     up (09:00-22:00): 05:30 is still an hour they never spend at."""
