@@ -449,6 +449,19 @@ class SpenderHistory:
 
     # -- describing --------------------------------------------------------------------------
 
+    def _dearness(self, acc: AccountState, category: str) -> float:
+        """How much dearer (log units) this account pays than the household at the merchants
+        of ``category`` they share, shrunk towards none when they share little."""
+        total = weights = 0.0
+        for key in acc.category_merchants.get(category, ()):
+            own = acc.merchants[key]
+            theirs = self.user_by_merchant.get(key)
+            if own.logs._fifo and theirs is not None and len(theirs._fifo) > len(own.logs._fifo):
+                weight = math.sqrt(own.visits)
+                total += weight * (own.logs.median() - theirs.median())
+                weights += weight
+        return total / (weights + 1)
+
     def features(self, ev: Event) -> tuple[np.ndarray, Context]:
         acc = self.accounts.get(ev.account) or _EMPTY
         x = math.log(ev.cents / 100)
@@ -503,11 +516,13 @@ class SpenderHistory:
                     mixture.append((weight, shrink(other.logs, at_merchant, pull, 4).z(x)))
             household = self.user_by_merchant.get(ev.merchant) if ev.merchant else None
             if household is not None and household._fifo:
-                # The household's price there, moved by how dear this account is in the
-                # category compared with the household (a richer cardholder, a bigger basket).
+                # The household's price there, moved by how dear this account is compared with
+                # the household at the merchants both use (a richer cardholder, a bigger
+                # basket): paired, since a category's centre mixes cheap and dear merchants
+                # (rides and fuel) in each account's own proportions.
                 weight = max(sum(w for w, _ in mixture) * HOUSEHOLD_WEIGHT, 1)
                 there = shrink(household, at_merchant, pull, 4)
-                there.center += cat.center - base.center
+                there.center += self._dearness(acc, ev.category)
                 z_household = there.z(x)
                 mixture.append((weight, z_household))
             if mixture:

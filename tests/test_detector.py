@@ -536,6 +536,34 @@ def test_a_near_duplicate_tells_where_prices_vary_and_the_spender_rarely_comes_b
     assert metro < restaurant - 1.5
 
 
+def test_a_new_merchants_household_price_is_moved_by_what_the_spender_pays_at_shared_ones():
+    """Leo's transport is mostly fuel, the household's mostly rides: his category's usual is
+    far above theirs, yet at the station they both use he pays what they pay. A first fill-up
+    at the household's other station for R$ 1.050 (5x its price there) is dear, not "what Leo
+    pays"; R$ 230 there is the price."""
+    from models.evidence import explicit_evidence
+
+    history = SpenderHistory("America/Sao_Paulo")
+    for day in range(40):
+        for n in range(4):
+            history.add(event(at(day, 8, n), 25.00, "transporte", "Uber", f"c{n}"))
+            if day % 5 == n:
+                history.add(event(at(day, 18, n), 210.00, "transporte", "Posto Ipiranga", f"c{n}"))
+                history.add(event(at(day, 19, n), 250.00, "transporte", "Posto Shell", f"c{n}"))
+        if day % 4 == 0:
+            history.add(event(at(day, 18, 30), 250.00, "transporte", "Posto Shell", "leo"))
+        if day % 10 == 0:
+            history.add(event(at(day, 12, 0), 25.00, "transporte", "Uber", "leo"))
+            history.add(event(at(day, 13, 0), 40.00, "alimentação", "Sabor", "leo"))
+
+    def weight(amount):
+        _, ctx = history.features(event(at(41, 18), amount, "transporte", "Posto Ipiranga", "leo"))
+        return sum(e.llr for e in explicit_evidence(ctx) if e.code == "new_merchant_amount")
+
+    assert weight(1_050.00) > math.log(10)
+    assert weight(230.00) == 0
+
+
 def test_the_hour_a_biller_debits_is_not_the_spenders_waking_hour():
     """Subscriptions and bills debited at 06:00 every month say nothing of when the spender is
     up (09:00-22:00): 05:30 is still an hour they never spend at."""
