@@ -45,6 +45,7 @@ RARE_CATEGORY, RARE_AFTER = 2, 30  # at most this many expenses in it, in at lea
 RARE_DISCOUNT = 5  # seen before, so less telling than a first time
 HOUSEHOLD_ACCOUNTS = 3  # other accounts before their categories say what is common
 SHARE_IF_ANOMALY = 0.1  # ... of the household using the category an anomaly lands in
+RISKY_WEIGHT = 2  # a first time where stolen cards are spent (models.priors.risky_category)
 P_REPEAT_IF_ANOMALY = 0.3  # bursts, duplicates and splits are repeats at one merchant
 P_SAME_AMOUNT_IF_ANOMALY = 0.15
 P_NEAR_IF_DUPLICATE = 0.3  # of duplicates, re-run a little off the first amount
@@ -125,9 +126,10 @@ def which_category(ctx: Context) -> float:
     that is not a common household one weighs double."""
     if ctx.category_essential:
         return 0.0
+    risk = math.log(RISKY_WEIGHT) if ctx.category_risky else 0.0
     if ctx.other_accounts >= HOUSEHOLD_ACCOUNTS:
-        return math.log(2 * SHARE_IF_ANOMALY / (ctx.category_share + SHARE_IF_ANOMALY))
-    return 0.0 if ctx.category_known else math.log(2)
+        return risk + math.log(2 * SHARE_IF_ANOMALY / (ctx.category_share + SHARE_IF_ANOMALY))
+    return risk + (0.0 if ctx.category_known else math.log(2))
 
 
 def within(hour: int, start: int, end: int) -> bool:

@@ -24,7 +24,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 
 from models.compiled import take_over
-from models.priors import GENERIC, category_prior
+from models.priors import GENERIC, category_prior, risky_category
 
 FEATURE_NAMES = (
     "z_amount",  # against the most specific history: merchant, else category, else priors
@@ -269,6 +269,7 @@ class Context:
     other_accounts: int  # the user's accounts besides this one
     category_essential: bool  # rent, utilities, subscriptions: paid by nearly everyone
     category_known: bool  # one of the common household categories of the built-in priors
+    category_risky: bool  # where stolen cards are spent (jewellery, betting, crypto, gift cards)
     z_category_prior: float  # amount against the household / built-in prior of the category
     annual_prior: bool  # ... and it is about a year of that (a category sold yearly too)
     typical_known: bool  # that yardstick rests on the household's expenses, or priors that apply
@@ -669,6 +670,7 @@ class SpenderHistory:
             other_accounts=max(len(self.accounts) - (1 if ev.account in self.accounts else 0), 0),
             category_essential=bool(prior and prior.essential),
             category_known=prior is not None,
+            category_risky=risky_category(ev.category),
             z_category_prior=z_prior,
             annual_prior=annual_prior,
             typical_known=self.trust_priors or base.n >= 3,

@@ -195,6 +195,40 @@ def fold(text: str) -> str:
 _FOLDED = {fold(name): prior for name, prior in PRIORS.items()}
 
 
+# Where stolen cards are spent: goods and credits that resell or cash out at once (card-fraud
+# research and the card networks' high-risk merchant categories: jewellery, betting, crypto
+# and other quasi-cash, gift cards). Knowledge about fraud, not about any one spender.
+_RISKY = {
+    fold(name)
+    for name in (
+        "joalheria",
+        "joias",
+        "jewelry",
+        "jewellery",
+        "apostas",
+        "aposta",
+        "betting",
+        "gambling",
+        "cassino",
+        "casino",
+        "cripto",
+        "criptomoedas",
+        "crypto",
+        "cryptocurrency",
+        "gift cards",
+        "gift card",
+        "vale-presente",
+        "cartão-presente",
+        "cartões-presente",
+    )
+}
+
+
+@lru_cache(maxsize=4096)
+def risky_category(category: str) -> bool:
+    return fold(category) in _RISKY
+
+
 @lru_cache(maxsize=4096)
 def category_prior(category: str) -> CategoryPrior | None:
     """The built-in prior of a category name, or None when the name is not a known one."""

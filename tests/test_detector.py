@@ -564,6 +564,23 @@ def test_a_new_merchants_household_price_is_moved_by_what_the_spender_pays_at_sh
     assert weight(230.00) == 0
 
 
+@pytest.mark.parametrize("risky", ["apostas", "Crypto", "Gift cards", "joalheria"])
+def test_a_first_time_where_stolen_cards_are_spent_weighs_more(risky):
+    """A first R$ 300 in betting, crypto, gift cards or jewellery (what resells or cashes out at
+    once) weighs twice a first R$ 300 in another category the priors do not know either."""
+    from models.evidence import explicit_evidence
+
+    def first(category):
+        history = SpenderHistory("America/Sao_Paulo")
+        for day in range(40):
+            history.add(event(at(day, 12), 35.00, "alimentação", "Restaurante Sabor", "ivo"))
+            history.add(event(at(day, 18), 90.00, "mercado", "Carrefour", "ivo"))
+        _, ctx = history.features(event(at(41, 15), 300.00, category, "Loja X", "ivo"))
+        return sum(e.llr for e in explicit_evidence(ctx) if e.code == "new_category")
+
+    assert first(risky) == pytest.approx(first("marcenaria") + math.log(2))
+
+
 def test_the_hour_a_biller_debits_is_not_the_spenders_waking_hour():
     """Subscriptions and bills debited at 06:00 every month say nothing of when the spender is
     up (09:00-22:00): 05:30 is still an hour they never spend at."""
