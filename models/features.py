@@ -539,8 +539,11 @@ class SpenderHistory:
         # which a share of such charges are. The amount's density under the usual is then a
         # mixture of the two readings (against this spender's usual, and the category's price).
         yearly = prior is not None and prior.yearly
-        months = math.exp(x - specific.center)
-        if yearly and z_amount > 2 and ANNUAL_MONTHS[0] <= months <= ANNUAL_MONTHS[1]:
+        if (
+            yearly
+            and z_amount > 2
+            and ANNUAL_MONTHS[0] <= math.exp(x - specific.center) <= ANNUAL_MONTHS[1]
+        ):
             annual = t_density(0.0, amount_df)
             amount_density = (1 - ANNUAL_SHARE) * amount_density + ANNUAL_SHARE * annual
             z_amount = math.copysign(t_quantile_of_density(amount_density, amount_df), z_amount)
