@@ -26,18 +26,13 @@ import random
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
+from vigilante.simulate import KINDS as SIMULATOR_KINDS
+
 TZ = timezone(timedelta(hours=-3))  # America/Sao_Paulo (no DST since 2019)
 START = datetime(2026, 6, 1, tzinfo=TZ)  # a Monday
 
-KINDS = [
-    "spike",
-    "new_category",
-    "card_testing",
-    "night",
-    "duplicate",
-    "split",
-    "new_merchant_amount",
-]
+# The anomaly kinds are the benchmark's shared vocabulary (its per-kind table), not a design.
+KINDS = list(SIMULATOR_KINDS)
 HARD = [
     "rent",
     "bill",
