@@ -77,6 +77,12 @@ HOUR_KERNEL = tuple((d, w / sum(_WEIGHTS)) for d, w in zip(range(-3, 4), _WEIGHT
 ANNUAL_MONTHS = (8.5, 14.0)
 ANNUAL_SHARE = 0.05  # of such charges, paid yearly
 HOUR_PRIOR = 2.0  # pseudo-expenses: what an account's hours are before its own expenses
+# When people pay by card, hour by hour (local time; shares of a day's card payments, the usual
+# daily curve of retail payments: few between 01:00 and 05:00, peaks at lunch and early
+# evening), a fifth spread evenly over the day: the global prior of an account's hours.
+_PEOPLE = (1.5, 0.8, 0.5, 0.4, 0.4, 0.7, 1.5, 3.0, 4.5, 5.5, 6.5, 7.5,
+           8.5, 7.5, 6.5, 6.0, 6.0, 6.5, 7.0, 7.0, 5.5, 4.0, 3.0, 2.0)  # fmt: skip
+PEOPLES_HOURS = tuple(0.8 * v / sum(_PEOPLE) + 0.2 / 24 for v in _PEOPLE)
 HOUSEHOLD_HOURS = 50  # the household's expenses before its hours shape that prior ...
 HOUSEHOLD_HOUR_SHARE = 0.5  # ... for this share of it (the rest: evenly over the day)
 
@@ -606,11 +612,11 @@ class SpenderHistory:
         # Before the account's own hours speak, the prior is partly the household's hours (the
         # other accounts'), partly even: a card first used at 03:00 in a household that sleeps
         # then is odder than one first used at 15:00.
-        prior_hour = 1 / 24
+        prior_hour = PEOPLES_HOURS[hour]
         others_hours = self.hour_count - acc.hour_count
         if others_hours >= HOUSEHOLD_HOURS:
             theirs = max(self.hour_density[hour] - acc.hour_density[hour], 0.0) / others_hours
-            prior_hour = (1 - HOUSEHOLD_HOUR_SHARE) / 24 + HOUSEHOLD_HOUR_SHARE * theirs
+            prior_hour = (1 - HOUSEHOLD_HOUR_SHARE) * prior_hour + HOUSEHOLD_HOUR_SHARE * theirs
         p_hour = (acc.hour_density[hour] + HOUR_PRIOR * prior_hour) / (acc.hour_count + HOUR_PRIOR)
         hour_surprise = max(0.0, math.log((1 / 24) / p_hour))
 

@@ -454,6 +454,26 @@ def test_a_year_of_a_monthly_subscription_reads_as_an_annual_plan():
     assert not annual_prior(160.00).annual_prior and not annual_prior(1_900.00).annual_prior
 
 
+def test_without_a_household_a_new_cards_hours_start_from_when_people_pay():
+    """A spender alone (no other accounts), twelve expenses at lunch and dinner: 03:30 is an
+    hour few people pay at anywhere, so it weighs more than an even prior over the day would
+    say; 16:00 is not unusual at all."""
+    from models.evidence import explicit_evidence
+
+    history = SpenderHistory("America/Sao_Paulo")
+    for day in range(6):
+        history.add(event(at(day, 12, 30), 35.0, "alimentação", "Sabor", "solo"))
+        history.add(event(at(day, 20, 0), 60.0, "alimentação", "Cantina", "solo"))
+
+    def hour_evidence(hour, minute):
+        _, ctx = history.features(event(at(7, hour, minute), 40.0, "alimentação", "Sabor", "solo"))
+        return [e.llr for e in explicit_evidence(ctx) if e.code == "unusual_hour"]
+
+    (night,) = hour_evidence(3, 30)
+    assert night > math.log(20)
+    assert hour_evidence(16, 0) == []
+
+
 def test_a_first_expense_in_a_category_at_the_households_price_there_is_no_surprise():
     """Streaming at R$ 20-40 is what the household's subscriptions mostly cost, yet one of
     its six pays a gym R$ 249,90: another member's first subscription there, at that price, is
