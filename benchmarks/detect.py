@@ -319,12 +319,15 @@ def report(results: list[dict], command: str, elapsed: float) -> str:
             if k.startswith("hard:") and k.endswith("@3%") and not math.isnan(v)
         }
         hard = [k for k in HARD_NEGATIVES if k in seen] + sorted(seen - set(HARD_NEGATIVES))
-        add("| flagged @3% | " + " | ".join(hard) + " |")
-        add("|---|" + "---|" * len(hard))
-        for who, label in (("ours", "Vigilante"), ("baseline", "IF on amount")):
-            cells = [mean_sd([r[who].get(f"hard:{k}@3%", math.nan) for r in rows]) for k in hard]
-            add(f"| {label} | " + " | ".join(cells) + " |")
-        add("")
+        if hard:  # a stream without legitimate surprises has no such table
+            add("| flagged @3% | " + " | ".join(hard) + " |")
+            add("|---|" + "---|" * len(hard))
+            for who, label in (("ours", "Vigilante"), ("baseline", "IF on amount")):
+                cells = [
+                    mean_sd([r[who].get(f"hard:{k}@3%", math.nan) for r in rows]) for k in hard
+                ]
+                add(f"| {label} | " + " | ".join(cells) + " |")
+            add("")
         thr = [
             mean_sd([r["ours"][k] for r in rows])
             for k in (

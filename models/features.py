@@ -349,6 +349,7 @@ class SpenderHistory:
         self.user_by_category: dict[str, RobustWindow] = {}
         self.category_accounts: dict[str, set[str]] = {}
         self.user_by_merchant: dict[str, RobustWindow] = {}
+        self.merchant_visits: dict[str, int] = {}  # all accounts' visits, not only those kept
         # category -> how far visits land from their merchant's usual price (log units): the
         # spread within one merchant, pooled over the household's merchants of the category.
         self.merchant_residuals: dict[str, RobustWindow] = {}
@@ -424,6 +425,7 @@ class SpenderHistory:
             if household is None:
                 household = self.user_by_merchant[ev.merchant] = RobustWindow(KEEP_USER_MERCHANT)
             household.add(x)
+            self.merchant_visits[ev.merchant] = self.merchant_visits.get(ev.merchant, 0) + 1
         if not (prior and prior.essential):
             # The hour a biller debits rent or a subscription says nothing of when the spender
             # is awake: a 06:00 debit would make 05:00 look like their morning.
@@ -457,16 +459,25 @@ class SpenderHistory:
     # -- describing --------------------------------------------------------------------------
 
     def _dearness(self, acc: AccountState, category: str) -> float:
-        """How much dearer (log units) this account pays than the household at the merchants
-        of ``category`` they share, shrunk towards none when they share little."""
+        """How much dearer (log units) this account pays than the other accounts at the merchants
+        of ``category`` they share, shrunk towards none when they share little.
+
+        The household's window at a merchant holds this account's visits too: where they are
+        at most half of it, its median is the others' (a median follows the majority); where
+        the account is most of the visits, it would be the account's own, and says nothing."""
         total = weights = 0.0
         for key in acc.category_merchants.get(category, ()):
             own = acc.merchants[key]
-            theirs = self.user_by_merchant.get(key)
-            if own.logs._fifo and theirs is not None and len(theirs._fifo) > len(own.logs._fifo):
-                weight = math.sqrt(own.visits)
-                total += weight * (own.logs.median() - theirs.median())
-                weights += weight
+            household = self.user_by_merchant.get(key)
+            visits = self.merchant_visits.get(key, 0)
+            others = visits - own.visits
+            if not own.logs._fifo or household is None or others < 2:
+                continue
+            if own.visits > others:
+                continue
+            weight = math.sqrt(own.visits)
+            total += weight * (own.logs.median() - household.median())
+            weights += weight
         return total / (weights + 1)
 
     def features(self, ev: Event) -> tuple[np.ndarray, Context]:

@@ -601,6 +601,21 @@ def test_a_first_time_where_stolen_cards_are_spent_weighs_more(risky):
     assert first(risky) == pytest.approx(first("marcenaria") + math.log(2))
 
 
+def test_how_dear_a_spender_pays_is_read_against_the_others_not_against_themselves():
+    """Ana pays twice what the others pay at Posto Ipiranga. At Posto Shell nearly all visits
+    are hers: the household's price there is her own and says nothing of the others, so it
+    must not pull her dearness towards none."""
+    history = SpenderHistory("America/Sao_Paulo")
+    for day in range(40):
+        history.add(event(at(day, 9), 250.00, "transporte", "Posto Shell", "ana"))
+        history.add(event(at(day, 10), 125.00, "transporte", "Posto Ipiranga", f"c{day % 4}"))
+        if day % 8 == 0:
+            history.add(event(at(day, 11), 250.00, "transporte", "Posto Ipiranga", "ana"))
+            history.add(event(at(day, 12), 240.00, "transporte", "Posto Shell", "bia"))
+    dearness = history._dearness(history.accounts["ana"], "transporte")
+    assert dearness == pytest.approx(math.log(2) * math.sqrt(5) / (math.sqrt(5) + 1))
+
+
 def test_the_hour_a_biller_debits_is_not_the_spenders_waking_hour():
     """Subscriptions and bills debited at 06:00 every month say nothing of when the spender is
     up (09:00-22:00): 05:30 is still an hour they never spend at."""
