@@ -21,13 +21,13 @@ from scipy.special import stdtr
 
 from models.compiled import take_over
 from models.features import (
-    ANNUAL_SHARE,
     KEEP_ACCOUNT,
     MIN_SCALE,
     NEAR_DUPLICATE,
     Context,
     active_hours,
     t_density,
+    with_annual_plan,
 )
 
 MAX_LLR = math.log(1e4)
@@ -93,8 +93,7 @@ def prior_amount_llr(ctx: Context) -> float:
     z = ctx.z_category_prior
     if not ctx.annual_prior:
         return amount_llr(z, 5)
-    density = (1 - ANNUAL_SHARE) * t_density(z, 5) + ANNUAL_SHARE * t_density(0.0, 5)
-    return _amount_llr(z, density)
+    return _amount_llr(z, with_annual_plan(t_density(z, 5), 5))
 
 
 def away(ctx: Context) -> float:
@@ -107,8 +106,8 @@ def near_duplicate_llr(ctx: Context) -> float:
     """Nearly the same amount as the last charge here, minutes ago. Under normal behaviour that
     takes coming back within minutes (this spender's own rate of quick repeats here) and a
     second price landing by chance that close to the first: two draws of the merchant's prices
-    (log spread s) differ by at most g with chance ~ 2g / (s·√2·√(2π)). Under an anomaly, a
-    share of duplicates is re-run a little off (a tip, a rounding), anywhere within the
+    (log spread s) differ by at most g with chance ~ g · 2 / (s·√2·√(2π)). Under an anomaly,
+    a share of duplicates is re-run a little off (a tip, a rounding), anywhere within the
     tolerance. The closeness itself cancels out: what tells is a merchant whose prices vary
     (a restaurant, not a metro fare) and a spender who rarely comes back within minutes."""
     visits_before = max(ctx.merchant_visits - max(ctx.burst, 1), 0)

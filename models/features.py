@@ -84,7 +84,7 @@ _PEOPLE = (1.5, 0.8, 0.5, 0.4, 0.4, 0.7, 1.5, 3.0, 4.5, 5.5, 6.5, 7.5,
            8.5, 7.5, 6.5, 6.0, 6.0, 6.5, 7.0, 7.0, 5.5, 4.0, 3.0, 2.0)  # fmt: skip
 PEOPLES_HOURS = tuple(0.8 * v / sum(_PEOPLE) + 0.2 / 24 for v in _PEOPLE)
 HOUSEHOLD_HOURS = 50  # the household's expenses before its hours shape that prior ...
-HOUSEHOLD_HOUR_SHARE = 0.5  # ... for this share of it (the rest: evenly over the day)
+HOUSEHOLD_HOUR_SHARE = 0.5  # ... for this share of it (the rest: PEOPLES_HOURS)
 
 
 @dataclass(slots=True)
@@ -326,6 +326,16 @@ def t_quantile_of_density(density: float, df: int) -> float:
     return math.sqrt(nu * max(ratio ** (2 / (nu + 1)) - 1, 0.0))
 
 
+def a_year_of(x: float, center: float) -> bool:
+    """The log amount ``x`` is about a year of the monthly price ``center`` (an annual plan)."""
+    return ANNUAL_MONTHS[0] <= math.exp(x - center) <= ANNUAL_MONTHS[1]
+
+
+def with_annual_plan(density: float, df: int) -> float:
+    """An amount's density under the usual, with a year paid at once as a second reading."""
+    return (1 - ANNUAL_SHARE) * density + ANNUAL_SHARE * t_density(0.0, df)
+
+
 def round_limit(cents: int) -> int | None:
     """The round limit this amount sits just under (>= 90 % of it), if any; in units."""
     units = cents / 100
@@ -471,9 +481,7 @@ class SpenderHistory:
             household = self.user_by_merchant.get(key)
             visits = self.merchant_visits.get(key, 0)
             others = visits - own.visits
-            if not own.logs._fifo or household is None or others < 2:
-                continue
-            if own.visits > others:
+            if not own.logs._fifo or household is None or others < max(own.visits, 2):
                 continue
             weight = math.sqrt(own.visits)
             total += weight * (own.logs.median() - household.median())
@@ -556,20 +564,11 @@ class SpenderHistory:
         # which a share of such charges are. The amount's density under the usual is then a
         # mixture of the two readings (against this spender's usual, and the category's price).
         yearly = prior is not None and prior.yearly
-        if (
-            yearly
-            and z_amount > 2
-            and ANNUAL_MONTHS[0] <= math.exp(x - specific.center) <= ANNUAL_MONTHS[1]
-        ):
-            annual = t_density(0.0, amount_df)
-            amount_density = (1 - ANNUAL_SHARE) * amount_density + ANNUAL_SHARE * annual
+        if yearly and z_amount > 2 and a_year_of(x, specific.center):
+            amount_density = with_annual_plan(amount_density, amount_df)
             z_amount = math.copysign(t_quantile_of_density(amount_density, amount_df), z_amount)
         z_prior = base.z(x)
-        annual_prior = (
-            yearly
-            and z_prior > 2
-            and ANNUAL_MONTHS[0] <= math.exp(x - base.center) <= ANNUAL_MONTHS[1]
-        )
+        annual_prior = yearly and z_prior > 2 and a_year_of(x, base.center)
         others = len(self.category_accounts.get(ev.category, ())) - (1 if cat_window else 0)
         share = others / (len(self.accounts) - 1) if len(self.accounts) > 1 else 0.0
 
@@ -620,9 +619,9 @@ class SpenderHistory:
 
         # The hour against this account's own hours, smoothed over neighbouring hours so that
         # an hour next to the usual ones is less surprising than one far from all of them.
-        # Before the account's own hours speak, the prior is partly the household's hours (the
-        # other accounts'), partly even: a card first used at 03:00 in a household that sleeps
-        # then is odder than one first used at 15:00.
+        # Before the account's own hours speak, the prior is when people pay by card, half of it
+        # replaced by the household's hours (the other accounts') once they hold enough: a card
+        # first used at 03:00 in a household that sleeps then is odder than one used at 15:00.
         prior_hour = PEOPLES_HOURS[hour]
         others_hours = self.hour_count - acc.hour_count
         if others_hours >= HOUSEHOLD_HOURS:
