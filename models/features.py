@@ -24,7 +24,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 
 from models.compiled import take_over
-from models.priors import GENERIC, category_prior, risky_category
+from models.priors import GENERIC, category_concept, category_prior, risky_category
 
 FEATURE_NAMES = (
     "z_amount",  # against the most specific history: merchant, else category, else priors
@@ -357,7 +357,7 @@ class SpenderHistory:
         self.accounts: dict[str, AccountState] = {}
         self.user_logs = RobustWindow(KEEP_USER)
         self.user_by_category: dict[str, RobustWindow] = {}
-        self.category_accounts: dict[str, set[str]] = {}
+        self.category_accounts: dict[str, set[str]] = {}  # kind of spending -> accounts
         self.user_by_merchant: dict[str, RobustWindow] = {}
         self.merchant_visits: dict[str, int] = {}  # all accounts' visits, not only those kept
         # category -> how far visits land from their merchant's usual price (log units): the
@@ -452,7 +452,8 @@ class SpenderHistory:
         if user_window is None:
             user_window = self.user_by_category[ev.category] = RobustWindow(KEEP_USER_CATEGORY)
         user_window.add(x)
-        self.category_accounts.setdefault(ev.category, set()).add(ev.account)
+        # By kind of spending, not by name: in one household "saúde" and "health" are one habit.
+        self.category_accounts.setdefault(category_concept(ev.category), set()).add(ev.account)
 
     def set_feedback(self, ev: Event, label: str) -> None:
         """Feedback given on an expense already in this history (or older than it)."""
@@ -569,7 +570,8 @@ class SpenderHistory:
             z_amount = math.copysign(t_quantile_of_density(amount_density, amount_df), z_amount)
         z_prior = base.z(x)
         annual_prior = yearly and z_prior > 2 and a_year_of(x, base.center)
-        others = len(self.category_accounts.get(ev.category, ())) - (1 if cat_window else 0)
+        users = self.category_accounts.get(category_concept(ev.category), ())
+        others = len(users) - (ev.account in users)
         share = others / (len(self.accounts) - 1) if len(self.accounts) > 1 else 0.0
 
         # Earlier charges at the same merchant: bursts, duplicates, splits.

@@ -150,7 +150,7 @@ _TABLE: dict[tuple[str, ...], tuple[float, float, bool]] = {
         1.0,
         False,
     ),
-    ("pets", "pet", "animais"): (100, 0.7, False),
+    ("pets", "pet", "pet shop", "petshop", "pet store", "animais"): (100, 0.7, False),
     ("beleza", "beauty", "cuidados pessoais", "personal care"): (80, 0.7, False),
     (
         "viagem",
@@ -193,6 +193,7 @@ def fold(text: str) -> str:
 
 
 _FOLDED = {fold(name): prior for name, prior in PRIORS.items()}
+_CONCEPT = {fold(name): names[0] for names in _TABLE for name in names}
 
 
 # Where stolen cards are spent: goods and credits that resell or cash out at once (card-fraud
@@ -233,3 +234,11 @@ def risky_category(category: str) -> bool:
 def category_prior(category: str) -> CategoryPrior | None:
     """The built-in prior of a category name, or None when the name is not a known one."""
     return _FOLDED.get(fold(category))
+
+
+@lru_cache(maxsize=4096)
+def category_concept(category: str) -> str:
+    """One name for the kinds of spending people name differently: "Saúde", "health" and
+    "farmácia" are one ("saúde"); a name the table does not know is its own, folded."""
+    key = fold(category)
+    return _CONCEPT.get(key, key)

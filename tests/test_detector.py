@@ -233,6 +233,23 @@ def test_a_first_expense_in_a_category_the_household_uses_weighs_less(ana):
     assert salon.score > 2 * pets.score
 
 
+def test_the_household_names_one_habit_in_either_language(ana):
+    """Three other cards write "Pet shop", "pets" and "Pets" for the same pet food: a first
+    "pets" expense here is as unsurprising as when all three wrote "pets"."""
+    for n, name in zip(range(2, 5), ("Pet shop", "pets", "Pets"), strict=True):
+        for d in range(0, 60, 6):
+            ana.score(event(at(d, 11, 0), 95.0 + d % 7, name, "Petz", account=f"cartão-{n}"))
+    mixed = ana.score(event(at(60, 12, 0), 90.00, "pets", "Cobasi"))
+    same = Scorer()
+    same.replay([e for e in ordinary_life()])
+    for n in range(2, 5):
+        for d in range(0, 60, 6):
+            same.score(event(at(d, 11, 0), 95.0 + d % 7, "pets", "Petz", account=f"cartão-{n}"))
+    alike = same.score(event(at(60, 12, 0), 90.00, "pets", "Cobasi"))
+    assert mixed.score == pytest.approx(alike.score)
+    assert evidence_of(mixed, "new_category") == pytest.approx(evidence_of(alike, "new_category"))
+
+
 def with_a_forest(life) -> tuple[Scorer, Detector, list]:
     """A scorer whose forest learnt ana's two months (speaking at full strength); the forest as
     trained, and its training rows."""
