@@ -36,6 +36,7 @@ FOREST_MAX_LLR = math.log(10)
 FOREST_FULL_SAMPLES = 5_000  # a forest fitted on fewer expenses speaks proportionally softer
 FOREST_ANOMALY_MASS = 0.05  # "anomaly" mass the forest's tail is compared with
 MODEL_REASON_LLR = math.log(3)  # below this the forest's opinion is not worth a reason
+CALIBRATION_ROWS = 200  # at least this many rows set the threshold (all of them, if fewer)
 QUANTILES = np.round(np.arange(0.80, 1.0, 0.001), 3)
 TAIL_LEVELS = np.array([0.5, 0.8, 0.9, 0.95, 0.97, 0.98, 0.99, 0.995, 0.998, 0.999])
 # What the forest's features speak of, in the words of its reason ("amount and hour").
@@ -121,7 +122,8 @@ class Detector:
     def train(
         cls, X: np.ndarray, explicit: np.ndarray, user_rows: int = 0, seed: int = 0
     ) -> Detector:
-        """Fit the forest on feature rows; ``explicit`` is each row's explicit evidence (llr)."""
+        """Fit the forest on feature rows, newest first; ``explicit`` is each row's explicit
+        evidence (llr)."""
         forest = fit_forest(X, seed=seed)
         now = datetime.now(UTC)
         detector = cls(
@@ -135,7 +137,13 @@ class Detector:
         anomaly = detector._flat.anomaly(X)
         detector.forest_tail = [float(v) for v in np.quantile(anomaly, TAIL_LEVELS)]
         llr = np.asarray(explicit, dtype=float) + detector.forest_llr(anomaly)
-        log_odds = np.clip(PRIOR_LOG_ODDS + llr, -50, 50)
+        # The threshold is set on the newest half of the rows (they come newest first): the
+        # next expenses resemble them. The oldest hold each card's first expenses, which had
+        # nothing to be judged against and scored low; among a young history's rows (a family
+        # of cards with a dozen expenses each) they pulled the threshold down and the first
+        # fitted version flagged twice the rate asked for.
+        newest = llr[: max(len(llr) // 2, min(len(llr), CALIBRATION_ROWS))]
+        log_odds = np.clip(PRIOR_LOG_ODDS + newest, -50, 50)
         scores = 1 / (1 + np.exp(-log_odds))
         detector.score_quantiles = [float(v) for v in np.quantile(scores, QUANTILES)]
         return detector
