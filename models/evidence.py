@@ -93,7 +93,7 @@ def prior_amount_llr(ctx: Context) -> float:
     z = ctx.z_category_prior
     if not ctx.annual_prior:
         return amount_llr(z, 5)
-    return _amount_llr(z, with_annual_plan(t_density(z, 5), 5))
+    return _amount_llr(z, with_annual_plan(t_density(z, 5), ctx.annual_prior))
 
 
 def away(ctx: Context) -> float:

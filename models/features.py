@@ -76,6 +76,7 @@ HOUR_KERNEL = tuple((d, w / sum(_WEIGHTS)) for d, w in zip(range(-3, 4), _WEIGHT
 # plans give a month or two free), with some slack for the usual's own uncertainty.
 ANNUAL_MONTHS = (8.5, 14.0)
 ANNUAL_SHARE = 0.05  # of such charges, paid yearly
+LOG_YEAR = math.log(12)
 HOUR_PRIOR = 2.0  # pseudo-expenses: what an account's hours are before its own expenses
 # When people pay by card, hour by hour (local time; shares of a day's card payments, the usual
 # daily curve of retail payments: few between 01:00 and 05:00, peaks at lunch and early
@@ -277,7 +278,7 @@ class Context:
     category_known: bool  # one of the common household categories of the built-in priors
     category_risky: bool  # where stolen cards are spent (jewellery, betting, crypto, gift cards)
     z_category_prior: float  # amount against the household / built-in prior of the category
-    annual_prior: bool  # ... and it is about a year of that (a category sold yearly too)
+    annual_prior: float  # density of a year of that price (a category sold yearly too), or 0
     typical_known: bool  # that yardstick rests on the household's expenses, or priors that apply
     merchant_novel: bool
     merchant_visits: int
@@ -331,9 +332,10 @@ def a_year_of(x: float, center: float) -> bool:
     return ANNUAL_MONTHS[0] <= math.exp(x - center) <= ANNUAL_MONTHS[1]
 
 
-def with_annual_plan(density: float, df: int) -> float:
-    """An amount's density under the usual, with a year paid at once as a second reading."""
-    return (1 - ANNUAL_SHARE) * density + ANNUAL_SHARE * t_density(0.0, df)
+def with_annual_plan(density: float, plan: float) -> float:
+    """An amount's density under the usual, with a year paid at once (density ``plan``) as a
+    second reading."""
+    return (1 - ANNUAL_SHARE) * density + ANNUAL_SHARE * plan
 
 
 def round_limit(cents: int) -> int | None:
@@ -561,15 +563,22 @@ class SpenderHistory:
                 z_amount = math.copysign(
                     t_quantile_of_density(amount_density, 5), min(z for _, z in mixture)
                 )
-        # Dear for a month of it, but about a year of the usual monthly price: an annual plan,
-        # which a share of such charges are. The amount's density under the usual is then a
-        # mixture of the two readings (against this spender's usual, and the category's price).
+        # Dear for a month of it, but about a year of a monthly price: an annual plan, which a
+        # share of such charges are. The amount's density under the usual is then a mixture of
+        # two readings: a month, and a year at once. At a service the spender pays monthly, a
+        # year is about twelve of its price; at a new one, its monthly price is any of what
+        # the category costs (the density of a twelfth of the amount there).
         yearly = prior is not None and prior.yearly
-        if yearly and z_amount > 2 and a_year_of(x, specific.center):
-            amount_density = with_annual_plan(amount_density, amount_df)
-            z_amount = math.copysign(t_quantile_of_density(amount_density, amount_df), z_amount)
+        if yearly and z_amount > 2:
+            if level == "merchant":
+                plan = t_density(0.0, amount_df) if a_year_of(x, specific.center) else 0.0
+            else:
+                plan = t_density(base.z(x - LOG_YEAR), 5)
+            if plan:
+                amount_density = with_annual_plan(amount_density, plan)
+                z_amount = math.copysign(t_quantile_of_density(amount_density, amount_df), z_amount)
         z_prior = base.z(x)
-        annual_prior = yearly and z_prior > 2 and a_year_of(x, base.center)
+        annual_prior = t_density(base.z(x - LOG_YEAR), 5) if yearly and z_prior > 2 else 0.0
         users = self.category_accounts.get(category_concept(ev.category), ())
         others = len(users) - (ev.account in users)
         share = others / (len(self.accounts) - 1) if len(self.accounts) > 1 else 0.0

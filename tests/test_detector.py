@@ -480,15 +480,36 @@ def test_a_year_of_a_monthly_subscription_reads_as_an_annual_plan():
     assert amount_evidence(12 * 180.00, "mercado", "Carrefour") > annual + 1.5
 
     # A first subscription at a year of what one costs (about R$ 40 a month) has that reading
-    # too when weighed against the category's price; a third of a year, or four years, do not.
-    def annual_prior(amount):
+    # too when weighed against the category's price, and weighs little; four years do not.
+    def first_subscription(amount):
         fresh = SpenderHistory("America/Sao_Paulo")
         for day in range(60):
             fresh.add(event(at(day, 12), 35.00, "alimentação", "Restaurante Sabor", "bia"))
-        return fresh.features(event(at(61, 10), amount, "assinaturas", "Adobe", "bia"))[1]
+        _, ctx = fresh.features(event(at(61, 10), amount, "assinaturas", "Adobe", "bia"))
+        return sum(e.llr for e in explicit_evidence(ctx) if e.code == "new_category")
 
-    assert annual_prior(479.00).annual_prior
-    assert not annual_prior(160.00).annual_prior and not annual_prior(1_900.00).annual_prior
+    assert first_subscription(479.00) < 0.5
+    assert first_subscription(1_900.00) > first_subscription(479.00) + 1.5
+
+
+def test_a_year_of_a_new_service_reads_as_an_annual_plan_of_one_that_costs_more():
+    """Netflix at R$ 55,90 and Spotify at R$ 21,90 a month; then R$ 1.488 at Adobe, never paid
+    before: a year of a R$ 124 plan, dear for a streaming service but what such services cost.
+    It weighs clearly less than three years of it, which no plan explains."""
+    from models.evidence import explicit_evidence
+
+    history = SpenderHistory("America/Sao_Paulo")
+    for e in twenty_places():
+        history.add(e)
+    for day in range(0, 60, 30):
+        history.add(event(at(day + 3, 9), 55.90, "assinaturas", "Netflix"))
+        history.add(event(at(day + 4, 9), 21.90, "assinaturas", "Spotify"))
+
+    def evidence(amount):
+        _, ctx = history.features(event(at(61, 10), amount, "assinaturas", "Adobe"))
+        return sum(e.llr for e in explicit_evidence(ctx) if e.code == "new_merchant_amount")
+
+    assert evidence(3 * 1_488.00) > evidence(1_488.00) + 1.0
 
 
 def test_without_a_household_a_new_cards_hours_start_from_when_people_pay():
