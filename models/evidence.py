@@ -21,6 +21,7 @@ from scipy.special import stdtr
 
 from models.compiled import take_over
 from models.features import (
+    ANNUAL_SHARE_NEW,
     KEEP_ACCOUNT,
     MIN_SCALE,
     NEAR_DUPLICATE,
@@ -93,7 +94,7 @@ def prior_amount_llr(ctx: Context) -> float:
     z = ctx.z_category_prior
     if not ctx.annual_prior:
         return amount_llr(z, 5)
-    return _amount_llr(z, with_annual_plan(t_density(z, 5), ctx.annual_prior))
+    return _amount_llr(z, with_annual_plan(t_density(z, 5), ctx.annual_prior, ANNUAL_SHARE_NEW))
 
 
 def away(ctx: Context) -> float:

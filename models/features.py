@@ -75,7 +75,9 @@ HOUR_KERNEL = tuple((d, w / sum(_WEIGHTS)) for d, w in zip(range(-3, 4), _WEIGHT
 # A subscription or premium paid a year at a time: 10 to 12 times its monthly price (some
 # plans give a month or two free), with some slack for the usual's own uncertainty.
 ANNUAL_MONTHS = (8.5, 14.0)
-ANNUAL_SHARE = 0.05  # of such charges, paid yearly
+ANNUAL_SHARE = 0.05  # of a service's charges, one is a switch to its yearly plan
+# ... but a first charge is where a plan starts: monthly or yearly, chosen at sign-up.
+ANNUAL_SHARE_NEW = 0.2
 LOG_YEAR = math.log(12)
 HOUR_PRIOR = 2.0  # pseudo-expenses: what an account's hours are before its own expenses
 # When people pay by card, hour by hour (local time; shares of a day's card payments, the usual
@@ -332,10 +334,10 @@ def a_year_of(x: float, center: float) -> bool:
     return ANNUAL_MONTHS[0] <= math.exp(x - center) <= ANNUAL_MONTHS[1]
 
 
-def with_annual_plan(density: float, plan: float) -> float:
-    """An amount's density under the usual, with a year paid at once (density ``plan``) as a
-    second reading."""
-    return (1 - ANNUAL_SHARE) * density + ANNUAL_SHARE * plan
+def with_annual_plan(density: float, plan: float, share: float) -> float:
+    """An amount's density under the usual, with a year paid at once (density ``plan``, for a
+    ``share`` of such charges) as a second reading."""
+    return (1 - share) * density + share * plan
 
 
 def round_limit(cents: int) -> int | None:
@@ -570,12 +572,13 @@ class SpenderHistory:
         # the category costs (the density of a twelfth of the amount there).
         yearly = prior is not None and prior.yearly
         if yearly and z_amount > 2:
-            if level == "merchant":
-                plan = t_density(0.0, amount_df) if a_year_of(x, specific.center) else 0.0
+            if level == "merchant":  # its own price, not drawn toward the category's
+                plan = t_density(0.0, amount_df) if a_year_of(x, m.logs.median()) else 0.0
+                plan_share = ANNUAL_SHARE
             else:
-                plan = t_density(base.z(x - LOG_YEAR), 5)
+                plan, plan_share = t_density(base.z(x - LOG_YEAR), 5), ANNUAL_SHARE_NEW
             if plan:
-                amount_density = with_annual_plan(amount_density, plan)
+                amount_density = with_annual_plan(amount_density, plan, plan_share)
                 z_amount = math.copysign(t_quantile_of_density(amount_density, amount_df), z_amount)
         z_prior = base.z(x)
         annual_prior = t_density(base.z(x - LOG_YEAR), 5) if yearly and z_prior > 2 else 0.0

@@ -480,7 +480,7 @@ def test_a_year_of_a_monthly_subscription_reads_as_an_annual_plan():
     assert amount_evidence(12 * 180.00, "mercado", "Carrefour") > annual + 1.5
 
     # A first subscription at a year of what one costs (about R$ 40 a month) has that reading
-    # too when weighed against the category's price, and weighs little; four years do not.
+    # too when weighed against the category's price, and weighs nothing; ten years do.
     def first_subscription(amount):
         fresh = SpenderHistory("America/Sao_Paulo")
         for day in range(60):
@@ -489,7 +489,28 @@ def test_a_year_of_a_monthly_subscription_reads_as_an_annual_plan():
         return sum(e.llr for e in explicit_evidence(ctx) if e.code == "new_category")
 
     assert first_subscription(479.00) < 0.5
-    assert first_subscription(1_900.00) > first_subscription(479.00) + 1.5
+    assert first_subscription(4_800.00) > first_subscription(479.00) + 2
+
+
+def test_a_year_is_counted_in_the_services_own_price_after_one_visit():
+    """Netflix paid once, R$ 55,90, among R$ 10-22 streaming: R$ 670,80 there is twelve of
+    that price. The usual estimated from one visit leans toward the cheaper category; the plan
+    is counted in what the service charged, so it weighs less than half a year (R$ 335,40)."""
+    from models.evidence import explicit_evidence
+
+    history = SpenderHistory("America/Sao_Paulo")
+    for e in twenty_places():
+        history.add(e)
+    for day in range(0, 60, 30):
+        history.add(event(at(day + 4, 9), 21.90, "assinaturas", "Spotify"))
+        history.add(event(at(day + 4, 9), 9.90, "assinaturas", "Deezer"))
+    history.add(event(at(40, 9), 55.90, "assinaturas", "Netflix"))
+
+    def evidence(amount):
+        _, ctx = history.features(event(at(61, 10), amount, "assinaturas", "Netflix"))
+        return sum(e.llr for e in explicit_evidence(ctx) if e.code == "merchant_amount")
+
+    assert evidence(670.80) < evidence(335.40)
 
 
 def test_a_year_of_a_new_service_reads_as_an_annual_plan_of_one_that_costs_more():
