@@ -45,6 +45,7 @@ P_NEW_CATEGORY_IF_ANOMALY = 0.3
 RARE_CATEGORY, RARE_AFTER = 2, 30  # at most this many expenses in it, in at least that many
 RARE_DISCOUNT = 5  # seen before, so less telling than a first time
 HOUSEHOLD_ACCOUNTS = 3  # other accounts before their categories say what is common
+HABIT_VISITS = 2  # the household's visits to a merchant before its price there is a habit
 SHARE_IF_ANOMALY = 0.1  # ... of the household using the category an anomaly lands in
 RISKY_WEIGHT = 2  # a first time where stolen cards are spent (models.priors.risky_category)
 P_REPEAT_IF_ANOMALY = 0.3  # bursts, duplicates and splits are repeats at one merchant
@@ -233,10 +234,12 @@ def explicit_evidence(ctx: Context) -> list[Evidence]:
         else:
             amount = amount_llr(ctx.z_account, 5)
             usual = ctx.usual_cents_account
-        if ctx.z_household is not None and amount > 0:
+        if ctx.z_household is not None and amount > 0 and ctx.household_visits >= HABIT_VISITS:
             # What others in the household pay at this very merchant (a partner's gym, the
             # family's school) says more than the category's spread: a category's prices span
-            # its merchants (streaming at R$ 20, a gym at R$ 250), one merchant's do not.
+            # its merchants (streaming at R$ 20, a gym at R$ 250), one merchant's do not. One
+            # visit of someone else is not yet what people here pay: a one-off, or a fraud on
+            # another card of the family.
             by_merchant = amount_llr(ctx.z_household, 5)
             if by_merchant < amount:
                 amount, usual = by_merchant, None

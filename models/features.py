@@ -272,6 +272,7 @@ class Context:
     z_account: float
     share_below: float  # of the account's recent amounts at or below this one (new merchants)
     z_household: float | None  # against the household's price at a merchant new to the account
+    household_visits: int  # ... which rests on this many visits of the other accounts
     category_novel: bool
     category_count: int  # this account's expenses in the category so far (recent window)
     category_share: float  # share of the user's other accounts that use this category
@@ -697,6 +698,7 @@ class SpenderHistory:
             z_account=acc_all.z(x),
             share_below=share_below,
             z_household=z_household,
+            household_visits=self.merchant_visits.get(ev.merchant, 0) if m is None else 0,
             category_novel=category_novel,
             category_count=acc.category_counts.get(ev.category, 0),
             category_share=share,

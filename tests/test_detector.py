@@ -580,6 +580,27 @@ def test_a_first_expense_in_a_category_at_the_households_price_there_is_no_surpr
     assert new_category("Academia Desconhecida") > new_category("Smart Fit") + 1
 
 
+def test_one_purchase_on_another_card_is_not_yet_what_the_household_pays_there():
+    """Someone in the family paid R$ 2.450 once at a gallery (a one-off, or a fraud on
+    their card); a first R$ 2.450 in a category new to this card, at that gallery, is not
+    made usual by it. Twice, by two cards, it is the household's price there."""
+    from models.evidence import explicit_evidence
+
+    def new_category(buyers):
+        history = SpenderHistory("America/Sao_Paulo")
+        for n, account in enumerate(("ana", "bia", "caio", "duda", "gil")):
+            for day in range(40):
+                history.add(event(at(day, 12, n), 35.00, "alimentação", "Sabor", account))
+                if day % 7 == n:
+                    history.add(event(at(day, 19, n), 180.00, "mercado", "Carrefour", account))
+        for day, account in enumerate(buyers):
+            history.add(event(at(41 + day, 15), 2_450.00, "lazer", "Galeria Nova", account))
+        _, ctx = history.features(event(at(50, 15), 2_450.00, "lazer", "Galeria Nova", "gil"))
+        return sum(e.llr for e in explicit_evidence(ctx) if e.code == "new_category")
+
+    assert new_category(["ana"]) > new_category(["ana", "bia"]) + 1
+
+
 @pytest.mark.parametrize(
     "category", ["Dining", "Groceries", "Rideshare", "Healthcare", "Supermarket", "Gym"]
 )
