@@ -12,6 +12,7 @@ for almost everyone, a bakery bill is small, a television is dear.
 from __future__ import annotations
 
 import math
+import re
 import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
@@ -30,7 +31,18 @@ GENERIC = CategoryPrior(math.log(60.0), 1.3, False)
 
 # typical amount (R$), log spread, essential
 _TABLE: dict[tuple[str, ...], tuple[float, float, bool]] = {
-    ("moradia", "aluguel", "housing", "rent", "condominio", "condomínio", "hoa"): (1500, 0.7, True),
+    (
+        "moradia",
+        "aluguel",
+        "housing",
+        "rent",
+        "condominio",
+        "condomínio",
+        "hoa",
+        "mortgage",
+        "financiamento imobiliário",
+        "prestação da casa",
+    ): (1500, 0.7, True),
     (
         "contas",
         "contas de casa",
@@ -50,6 +62,10 @@ _TABLE: dict[tuple[str, ...], tuple[float, float, bool]] = {
         "mobile",
         "electricity",
         "water",
+        "contas de consumo",
+        "serviços públicos",
+        "tv",
+        "cable",
     ): (120, 0.7, True),
     (
         "assinaturas",
@@ -90,6 +106,11 @@ _TABLE: dict[tuple[str, ...], tuple[float, float, bool]] = {
         "fast food",
         "coffee shop",
         "lunch",
+        "food and drink",
+        "food & drink",
+        "bebidas",
+        "bares e restaurantes",
+        "ifood",
     ): (35, 0.7, False),
     (
         "transporte",
@@ -115,6 +136,13 @@ _TABLE: dict[tuple[str, ...], tuple[float, float, bool]] = {
         "ônibus",
         "pedágio",
         "tolls",
+        "gas & fuel",
+        "gas and fuel",
+        "auto & transport",
+        "auto and transport",
+        "mobilidade",
+        "veículo",
+        "veiculo",
     ): (40, 1.0, False),
     (
         "saúde",
@@ -130,8 +158,11 @@ _TABLE: dict[tuple[str, ...], tuple[float, float, bool]] = {
         "medical",
         "dentist",
         "dentista",
+        "health & fitness",
+        "bem-estar",
+        "drogaria",
     ): (90, 0.9, False),
-    ("plano de saúde", "seguro", "insurance"): (400, 0.7, True),
+    ("plano de saúde", "seguro", "seguros", "insurance"): (400, 0.7, True),
     # Not "nearly everyone, monthly": books and courses are occasional; a monthly tuition is
     # recognised as a monthly charge from its second month.
     ("educação", "educacao", "education", "escola", "school", "curso", "cursos"): (250, 1.0, False),
@@ -150,8 +181,28 @@ _TABLE: dict[tuple[str, ...], tuple[float, float, bool]] = {
         1.0,
         False,
     ),
-    ("pets", "pet", "pet shop", "petshop", "pet store", "animais"): (100, 0.7, False),
-    ("beleza", "beauty", "cuidados pessoais", "personal care"): (80, 0.7, False),
+    ("pets", "pet", "pet shop", "petshop", "pet store", "animais", "animais de estimação"): (
+        100,
+        0.7,
+        False,
+    ),
+    ("beleza", "beauty", "cuidados pessoais", "personal care", "estética", "salão"): (
+        80,
+        0.7,
+        False,
+    ),
+    # Shopping in general: what a department store or a marketplace sells, cheap and dear.
+    ("compras", "shopping", "lojas", "varejo", "retail", "marketplace"): (150, 1.1, False),
+    ("presentes", "gifts", "doações", "doacoes", "donations", "charity", "gifts & donations"): (
+        120,
+        1.0,
+        False,
+    ),
+    ("filhos", "crianças", "criancas", "kids", "children", "childcare", "creche"): (
+        150,
+        1.0,
+        False,
+    ),
     (
         "viagem",
         "viagens",
@@ -174,7 +225,11 @@ _TABLE: dict[tuple[str, ...], tuple[float, float, bool]] = {
         1.0,
         False,
     ),
-    ("impostos", "taxes", "tarifas", "fees"): (150, 1.2, False),
+    ("impostos", "taxes", "tarifas", "fees", "taxas", "fees & charges", "bank fees"): (
+        150,
+        1.2,
+        False,
+    ),
 }
 # Categories whose monthly price is also sold by the year: a subscription's annual plan, an
 # insurance premium paid at once.
@@ -225,20 +280,37 @@ _RISKY = {
 }
 
 
+# Apps and banks name categories in compounds ("Bills & Utilities", "Saúde e bem-estar",
+# "Casa / Decoração"): a compound is known by its first part that is.
+_PARTS = re.compile(r"\s*(?:&|/|,|;|\+|\|)\s*|\s+(?:e|and|-)\s+")
+
+
+def _parts(category: str) -> list[str]:
+    key = fold(category)
+    return [key] + [part for part in _PARTS.split(key) if part and part != key]
+
+
 @lru_cache(maxsize=4096)
 def risky_category(category: str) -> bool:
-    return fold(category) in _RISKY
+    return any(part in _RISKY for part in _parts(category))
+
+
+@lru_cache(maxsize=4096)
+def _known(category: str) -> str | None:
+    """The table's (folded) name for a category, or None when it is not a known one."""
+    return next((part for part in _parts(category) if part in _FOLDED), None)
 
 
 @lru_cache(maxsize=4096)
 def category_prior(category: str) -> CategoryPrior | None:
     """The built-in prior of a category name, or None when the name is not a known one."""
-    return _FOLDED.get(fold(category))
+    known = _known(category)
+    return _FOLDED[known] if known else None
 
 
 @lru_cache(maxsize=4096)
 def category_concept(category: str) -> str:
     """One name for the kinds of spending people name differently: "Saúde", "health" and
     "farmácia" are one ("saúde"); a name the table does not know is its own, folded."""
-    key = fold(category)
-    return _CONCEPT.get(key, key)
+    known = _known(category)
+    return _CONCEPT[known] if known else fold(category)

@@ -602,6 +602,34 @@ def test_one_purchase_on_another_card_is_not_yet_what_the_household_pays_there()
 
 
 @pytest.mark.parametrize(
+    "category",
+    [
+        "Food & Dining",
+        "Alimentação e Bebidas",
+        "Saúde e bem-estar",
+        "Mercado / Padaria",
+        "Auto & Transport",
+    ],
+)
+def test_compound_category_names_from_apps_and_banks_have_built_in_prices(category):
+    first = Scorer().score(event(at(0, 12, 0), 250_000.00, category, "Somewhere"))
+    assert "typical_amount" in codes(first)
+
+
+def test_a_first_rent_named_as_a_bank_names_it_is_no_new_habit():
+    """Two months of everyday life without rent, then "Mortgage & Rent": nearly everyone pays
+    it, at that price; the same charge under a name nobody uses is a first in a category."""
+
+    def first_rent(category):
+        scorer = Scorer()
+        scorer.replay([e for e in ordinary_life() if e.category != "moradia"])
+        return scorer.score(event(at(61, 9, 5), 1850.00, category, "Imobiliária Lopes"))
+
+    assert codes(first_rent("Mortgage & Rent")) == []
+    assert first_rent("Cobranças Diversas").is_anomaly
+
+
+@pytest.mark.parametrize(
     "category", ["Dining", "Groceries", "Rideshare", "Healthcare", "Supermarket", "Gym"]
 )
 def test_english_category_names_have_built_in_prices_too(category):
