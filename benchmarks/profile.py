@@ -320,7 +320,7 @@ def by_step(n: int = 2000) -> list[tuple[str, float]]:
         history.add(ev)
     import numpy as np
 
-    detector = Detector.train(np.array(vectors), np.array(explicit))
+    detector = Detector.train(np.array(vectors[::-1]), np.array(explicit[::-1]))  # newest first
     spent = dict.fromkeys(("features", "evidence", "forest", "fold", "row", "answer"), 0.0)
     clock = time.process_time
     for item in rows[2000:]:

@@ -531,6 +531,7 @@ class SpenderHistory:
             amount_density = t_density(z_amount, amount_df)
         else:
             specific, level = cat, ("category" if cat_window else "prior")
+            unit = cat.scale  # the log-amount spread the density below is measured in
             z_amount = specific.z(x)
             amount_df = specific.n
             amount_density = t_density(z_amount, amount_df)
@@ -558,6 +559,7 @@ class SpenderHistory:
                 z_household = there.z(x)
                 mixture.append((weight, z_household))
             if mixture:
+                unit = at_merchant.scale  # (the components' spreads, near enough)
                 amount_df = 5
                 total = sum(w for w, _ in mixture)
                 amount_density = sum(w * t_density(z, 5) for w, z in mixture) / total
@@ -577,7 +579,9 @@ class SpenderHistory:
                 plan = t_density(0.0, amount_df) if a_year_of(x, m.logs.median()) else 0.0
                 plan_share = ANNUAL_SHARE
             else:
-                plan, plan_share = t_density(base.z(x - LOG_YEAR), 5), ANNUAL_SHARE_NEW
+                # (a density over the category's spread, put in the units of the one above)
+                plan = t_density(base.z(x - LOG_YEAR), 5) * unit / base.scale
+                plan_share = ANNUAL_SHARE_NEW
             if plan:
                 amount_density = with_annual_plan(amount_density, plan, plan_share)
                 z_amount = math.copysign(t_quantile_of_density(amount_density, amount_df), z_amount)

@@ -160,6 +160,7 @@ _TABLE: dict[tuple[str, ...], tuple[float, float, bool]] = {
         "dentista",
         "health & fitness",
         "bem-estar",
+        "bem estar",
         "drogaria",
     ): (90, 0.9, False),
     ("plano de saúde", "seguro", "seguros", "insurance"): (400, 0.7, True),
@@ -282,7 +283,10 @@ _RISKY = {
 
 # Apps and banks name categories in compounds ("Bills & Utilities", "Saúde e bem-estar",
 # "Casa / Decoração"): a compound is known by its first part that is.
-_PARTS = re.compile(r"\s*(?:&|/|,|;|\+|\|)\s*|\s+(?:e|and|-)\s+")
+_PARTS = re.compile(r"\s*(?:&|/|,|;|:|>|\+|\||–|—)\s*|\s+(?:e|and|-)\s+")
+# A part that names different things in the two languages ("gás" of the stove, "gas" of the
+# car): it counts only when no other part of the compound is known ("Gas / Fuel" is fuel).
+_AMBIGUOUS = {"gas"}
 
 
 def _parts(category: str) -> list[str]:
@@ -298,7 +302,11 @@ def risky_category(category: str) -> bool:
 @lru_cache(maxsize=4096)
 def _known(category: str) -> str | None:
     """The table's (folded) name for a category, or None when it is not a known one."""
-    return next((part for part in _parts(category) if part in _FOLDED), None)
+    parts = _parts(category)
+    if parts[0] in _FOLDED:
+        return parts[0]
+    known = [part for part in parts[1:] if part in _FOLDED]
+    return next((part for part in known if part not in _AMBIGUOUS), known[0] if known else None)
 
 
 @lru_cache(maxsize=4096)

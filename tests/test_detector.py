@@ -260,7 +260,7 @@ def with_a_forest(life) -> tuple[Scorer, Detector, list]:
     for e in life:
         vectors.append(scorer.history.features(e)[0])
         scorer.history.add(e)
-    trained = Detector.train(np.array(vectors), np.zeros(len(vectors)))
+    trained = Detector.train(np.array(vectors[::-1]), np.zeros(len(vectors)))  # newest first
     scorer.detector = replace(trained, samples=FOREST_FULL_SAMPLES)
     return scorer, trained, vectors
 
@@ -609,11 +609,20 @@ def test_one_purchase_on_another_card_is_not_yet_what_the_household_pays_there()
         "Saúde e bem-estar",
         "Mercado / Padaria",
         "Auto & Transport",
+        "Expenses:Groceries",
+        "Alimentação – Restaurantes",
     ],
 )
 def test_compound_category_names_from_apps_and_banks_have_built_in_prices(category):
     first = Scorer().score(event(at(0, 12, 0), 250_000.00, category, "Somewhere"))
     assert "typical_amount" in codes(first)
+
+
+def test_gas_beside_fuel_is_the_cars_and_alone_the_stoves():
+    from models.priors import category_concept
+
+    assert category_concept("Gas / Fuel") == category_concept("Gás e Combustível") == "transporte"
+    assert category_concept("Gás") == category_concept("Contas: gás") == "contas"
 
 
 def test_a_first_rent_named_as_a_bank_names_it_is_no_new_habit():
