@@ -627,7 +627,9 @@ class SpenderHistory:
                         break
                     if monthly is None and (26 <= days <= 35 or 54 <= days <= 66):
                         monthly = abs(math.log(past_cents / ev.cents)) < 0.2 or None
-            recurring = bool(monthly)
+            # The month's charge explains one charge, not a second minutes after it: Netflix
+            # billed twice is a duplicate, whatever last month says.
+            recurring = bool(monthly) and not burst
             if not limit or split_total <= limit * 100:
                 split = 0
         count_1h = 0

@@ -666,6 +666,17 @@ def test_a_charge_a_little_over_one_percent_off_is_still_a_near_duplicate(ana):
     assert again.evidence[0].params["previous_cents"] == 5915  # quoted beside the new one
 
 
+def test_a_monthly_charge_billed_twice_is_a_duplicate(ana):
+    """Netflix at R$ 39,90 on the 5th of three months: the fourth month's charge is the usual
+    one, but the same charge again three minutes later is not explained by last month's."""
+    for month in range(3):
+        ana.score(event(at(5 + 30 * month, 9, 0), 39.90, "assinaturas", "Netflix"))
+    monthly = ana.score(event(at(95, 9, 0), 39.90, "assinaturas", "Netflix"))
+    again = ana.score(event(at(95, 9, 3), 39.90, "assinaturas", "Netflix"))
+    assert not monthly.is_anomaly
+    assert again.is_anomaly and codes(again)[0] == "duplicate"
+
+
 def test_a_near_duplicate_tells_where_prices_vary_and_the_spender_rarely_comes_back():
     """Nearly the same amount twice within minutes: at a restaurant whose bills vary and where
     this spender never returns within the hour, a re-run card (it weighs more than a plain
