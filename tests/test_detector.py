@@ -492,18 +492,24 @@ def test_a_year_of_a_monthly_subscription_reads_as_an_annual_plan():
     assert first_subscription(4_800.00) > first_subscription(479.00) + 2
 
 
+def streamer(*monthly: tuple[int, float, str]) -> SpenderHistory:
+    """Two months around twenty restaurants, and these subscriptions (day, price, service)."""
+    history = SpenderHistory("America/Sao_Paulo")
+    for e in twenty_places():
+        history.add(e)
+    for month in range(0, 60, 30):
+        for day, price, service in monthly:
+            history.add(event(at(month + day, 9), price, "assinaturas", service))
+    return history
+
+
 def test_a_year_is_counted_in_the_services_own_price_after_one_visit():
     """Netflix paid once, R$ 55,90, among R$ 10-22 streaming: R$ 670,80 there is twelve of
     that price. The usual estimated from one visit leans toward the cheaper category; the plan
     is counted in what the service charged, so it weighs less than half a year (R$ 335,40)."""
     from models.evidence import explicit_evidence
 
-    history = SpenderHistory("America/Sao_Paulo")
-    for e in twenty_places():
-        history.add(e)
-    for day in range(0, 60, 30):
-        history.add(event(at(day + 4, 9), 21.90, "assinaturas", "Spotify"))
-        history.add(event(at(day + 4, 9), 9.90, "assinaturas", "Deezer"))
+    history = streamer((4, 21.90, "Spotify"), (4, 9.90, "Deezer"))
     history.add(event(at(40, 9), 55.90, "assinaturas", "Netflix"))
 
     def evidence(amount):
@@ -519,12 +525,7 @@ def test_a_year_of_a_new_service_reads_as_an_annual_plan_of_one_that_costs_more(
     It weighs clearly less than three years of it, which no plan explains."""
     from models.evidence import explicit_evidence
 
-    history = SpenderHistory("America/Sao_Paulo")
-    for e in twenty_places():
-        history.add(e)
-    for day in range(0, 60, 30):
-        history.add(event(at(day + 3, 9), 55.90, "assinaturas", "Netflix"))
-        history.add(event(at(day + 4, 9), 21.90, "assinaturas", "Spotify"))
+    history = streamer((3, 55.90, "Netflix"), (4, 21.90, "Spotify"))
 
     def evidence(amount):
         _, ctx = history.features(event(at(61, 10), amount, "assinaturas", "Adobe"))
