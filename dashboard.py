@@ -278,7 +278,7 @@ def anomaly_card(feed: LiveFeed, e: dict) -> None:
             f":{color}-badge[{i18n.severity(e['severity'], lang).upper()}] "
             f"**{money(e['amount'])}** · {merchant} · {ui.escape_md(e['category'])}  \n"
             f":gray[{account} · {i18n.when(e['occurred_at'], lang, settings.timezone)} · "
-            f"{t('score')} {i18n.number(e['score'], lang, 2)}]"
+            f"{t('score')} {ui.risk(e['score'])}]"
         )
         reasons = "\n".join(f"- {ui.escape_md(r['message'])}" for r in e["reasons"])
         st.markdown(reasons or t("no_reasons"))
@@ -352,7 +352,7 @@ def history_rows(events: list[dict]) -> pd.DataFrame:
                 t("category"): e["category"],
                 t("merchant"): e["merchant"],
                 t("account"): e["account"],
-                t("score"): e["score"],
+                t("score"): ui.risk_cells(e["score"]),
                 t("anomaly"): i18n.severity(e["severity"], lang) if e["is_anomaly"] else "",
                 t("reasons"): "; ".join(r["message"] for r in e["reasons"]),
                 t("feedback"): t("fb_" + e["feedback"]) if e["feedback"] else "",
@@ -449,9 +449,7 @@ def history(api: VigilanteClient) -> None:
         height=420,
         column_config={
             "id": st.column_config.NumberColumn("#", width="small"),
-            t("score"): st.column_config.ProgressColumn(
-                t("score"), min_value=0.0, max_value=1.0, format="%.2f", width="small"
-            ),
+            t("score"): ui.risk_column(t("score")),
             t("reasons"): st.column_config.TextColumn(t("reasons"), width="large"),
         },
         key="hist_table",

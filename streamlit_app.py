@@ -208,7 +208,7 @@ def verdict() -> None:
         else:
             st.success(t("verdict_ok"), icon=":material/check_circle:")
         cols = st.columns(2)
-        cols[0].metric(t("score"), i18n.number(e["score"], lang, 2))
+        cols[0].metric(t("score"), ui.risk(e["score"]))
         cols[1].metric(t("severity"), severity)
         reasons = "\n".join(f"- {ui.escape_md(r['message'])}" for r in e["reasons"])
         st.markdown(reasons or t("no_reasons"))
@@ -239,7 +239,7 @@ def recent(api: VigilanteClient) -> None:
                 t("amount"): i18n.money(e["amount"], lang),
                 t("category"): e["category"],
                 t("merchant"): e["merchant"],
-                t("score"): e["score"],
+                t("score"): ui.risk_cells(e["score"]),
                 t("anomaly"): i18n.severity(e["severity"], lang) if e["is_anomaly"] else "",
             }
             for e in rows
@@ -249,11 +249,7 @@ def recent(api: VigilanteClient) -> None:
         table,
         hide_index=True,
         width="stretch",
-        column_config={
-            t("score"): st.column_config.ProgressColumn(
-                t("score"), min_value=0.0, max_value=1.0, format="%.2f"
-            )
-        },
+        column_config={t("score"): ui.risk_column(t("score"))},
         key="recent_table",
     )
 

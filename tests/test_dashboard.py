@@ -114,6 +114,8 @@ def test_history_filters_and_csv_export(live_api, open_app):
     at.toggle(key="hist_only").set_value(True).run()
     table = at.dataframe[0].value
     assert len(table) == 1 and table.iloc[0]["Anomalia"] in {"baixa", "média", "alta"}
+    # The score as a whole percent of risk, written alike in both languages.
+    assert 0 < table.iloc[0]["Pontuação"] <= 100 and table.iloc[0]["Pontuação"] % 1 == 0
     assert at.get("download_button")
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from tests.live_api import login
@@ -50,6 +51,8 @@ def test_a_valid_expense_gets_its_verdict_at_once(live_api, open_app):
     assert stored[0]["merchant"] == "Leroy Merlin" and stored[0]["account"] == "cartão-1"
     verdict = {m.label: m.value for m in at.metric}
     assert set(verdict) == {"Pontuação", "Gravidade"}
+    assert re.fullmatch(r"\d{1,3}%", verdict["Pontuação"])  # a whole percent, either language
+    assert 0 < at.dataframe[0].value.iloc[0]["Pontuação"] <= 100
     assert any(
         f"Despesa nº {stored[0]['id']} registrada: R$ 1.234,56" in c.value for c in at.caption
     )

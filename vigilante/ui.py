@@ -50,6 +50,23 @@ def escape_md(text: object) -> str:
     return _LINE_START.sub(lambda m: m[0][:-1] + "\\" + m[0][-1], text, count=1)
 
 
+def risk(score: float) -> str:
+    """A score as a whole percent, written alike in both languages ("94%"): a table cell's
+    "0.94" would read as a number with the wrong decimal mark to a pt-BR reader."""
+    return f"{round(score * 100)}%"
+
+
+def risk_column(label: str):
+    """A table column of scores given as whole percents (:func:`risk_cells`)."""
+    return st.column_config.ProgressColumn(
+        label, min_value=0, max_value=100, format="%d%%", width="small"
+    )
+
+
+def risk_cells(score: float) -> int:
+    return round(score * 100)
+
+
 @st.cache_resource
 def http_pool() -> httpx.Client:
     return httpx.Client(timeout=15.0)
