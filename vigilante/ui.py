@@ -50,10 +50,15 @@ def escape_md(text: object) -> str:
     return _LINE_START.sub(lambda m: m[0][:-1] + "\\" + m[0][-1], text, count=1)
 
 
+def risk_cells(score: float) -> int:
+    """A score as a whole percent, the same in both languages: a table cell's "0.94" would
+    read as a number with the wrong decimal mark to a pt-BR reader."""
+    return round(score * 100)
+
+
 def risk(score: float) -> str:
-    """A score as a whole percent, written alike in both languages ("94%"): a table cell's
-    "0.94" would read as a number with the wrong decimal mark to a pt-BR reader."""
-    return f"{round(score * 100)}%"
+    """The score as text: "94%"."""
+    return f"{risk_cells(score)}%"
 
 
 def risk_column(label: str):
@@ -61,10 +66,6 @@ def risk_column(label: str):
     return st.column_config.ProgressColumn(
         label, min_value=0, max_value=100, format="%d%%", width="small"
     )
-
-
-def risk_cells(score: float) -> int:
-    return round(score * 100)
 
 
 @st.cache_resource
