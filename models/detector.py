@@ -223,7 +223,7 @@ class Detector:
             evidence = list(w.evidence)
             if m >= MODEL_REASON_LLR:
                 evidence.append(Evidence("model", m, {"aspects": self.aspects(row)}))
-            evidence.sort(key=lambda e: -e.llr)
+            evidence.sort(key=lambda e: -w.counted(e))
             evidence.extend(e for e in w.against if e.code == "dismissed_pattern")
             score = round(probability(w.total(m)), 6)
             out.append(

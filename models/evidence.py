@@ -56,6 +56,10 @@ P_SMALL_IF_ANOMALY = 0.1  # card tests: a share of anomalies are tiny charges at
 PAIR_MAX_LLR = math.log(3)
 RECURRING_LLR = -math.log(10)
 DISMISSED_KEEP = 0.25  # of the evidence, per "this is fine" on a similar expense (up to 3)
+# Evidence that an expense repeats another one. A "this is fine" on a dear dinner excuses that
+# price at that restaurant, not the restaurant charging it twice: these only weaken after a
+# dismissed expense that was itself a repeat (its reasons held one of these).
+REPEAT_CODES = frozenset({"duplicate", "near_duplicate", "burst", "split"})
 CONFIRMED_LLR = math.log(8)
 ESSENTIAL_MODEL_CAP = math.log(2)
 
@@ -378,16 +382,29 @@ class Weighed:
 
     ``keep`` is the share of the evidence (the forest's included) that still counts after the
     spender dismissed similar expenses as fine: each "this is fine" keeps a quarter.
+    ``keep_repeat`` is that share for the evidence of a repeat (``REPEAT_CODES``), which only
+    dismissed repeats lower.
     """
 
     evidence: list[Evidence]
     against: list[Evidence]
     keep: float = 1.0
     model_cap: float = math.inf  # the most the forest may add on this expense
+    keep_repeat: float = 1.0
 
     def total(self, model_llr: float = 0.0) -> float:
-        positive = sum(e.llr for e in self.evidence) + model_llr
-        return positive * self.keep + sum(e.llr for e in self.against)
+        if self.keep_repeat == self.keep:
+            positive = (sum(e.llr for e in self.evidence) + model_llr) * self.keep
+        else:
+            positive = model_llr * self.keep
+            for e in self.evidence:
+                positive += e.llr * (self.keep_repeat if e.code in REPEAT_CODES else self.keep)
+        return positive + sum(e.llr for e in self.against)
+
+    def counted(self, e: Evidence) -> float:
+        """How much of ``e`` counts (reasons are ranked by it: an excused price comes after
+        a repeat that is not)."""
+        return e.llr * (self.keep_repeat if e.code in REPEAT_CODES else self.keep)
 
     @property
     def llr(self) -> float:
@@ -397,11 +414,12 @@ class Weighed:
 
 def weigh(ctx: Context) -> Weighed:
     keep = DISMISSED_KEEP ** min(ctx.dismissed_similar, 3)
+    keep_repeat = DISMISSED_KEEP ** min(ctx.dismissed_repeats, 3)
     # Rent, bills, subscriptions: a first landlord or biller, at a price far above the day-to-day,
     # is exactly what the forest finds odd and exactly what nearly everyone pays. Their amount
     # is weighed explicitly against the category instead.
     cap = ESSENTIAL_MODEL_CAP if ctx.category_essential else math.inf
-    return Weighed(explicit_evidence(ctx), mitigation(ctx), keep, cap)
+    return Weighed(explicit_evidence(ctx), mitigation(ctx), keep, cap, keep_repeat)
 
 
 # Last: the compiled build of this very source, where make made one, replaces all of the above.

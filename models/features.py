@@ -101,6 +101,9 @@ class Event:
     account: str
     id: int = 0
     feedback: str | None = None
+    # The feedback was on a repeat (a duplicate, burst or split was among its reasons): only then
+    # does "this is fine" excuse repeats too, not just the price at that merchant.
+    feedback_repeat: bool = False
 
 
 class RobustWindow:
@@ -240,8 +243,8 @@ class AccountState:
         self.recent_ts: deque[int] = deque(maxlen=KEEP_RECENT)
         self.first_visits: deque[int] = deque(maxlen=KEEP_FIRST_VISITS)  # new merchants, when
         self.single_merchants = 0  # merchants visited exactly once (how often a new one comes)
-        # (category, merchant) -> expense id -> (log amount, "legit" | "fraud")
-        self.feedback: dict[tuple[str, str], dict[int, tuple[float, str]]] = {}
+        # (category, merchant) -> expense id -> (log amount, "legit" | "fraud", was a repeat)
+        self.feedback: dict[tuple[str, str], dict[int, tuple[float, str, bool]]] = {}
 
 
 _EMPTY = AccountState()
@@ -305,6 +308,7 @@ class Context:
     count_1h: int
     recurring: bool
     dismissed_similar: int
+    dismissed_repeats: int  # ... of which the dismissed expense was itself a repeat
     confirmed_similar: int
     hours: list[int]  # the account's expenses per local hour, for the explanation (read only)
 
@@ -408,7 +412,8 @@ class SpenderHistory:
             m.visits += 1
             acc.single_merchants += 1 if m.visits == 1 else (-1 if m.visits == 2 else 0)
         if ev.feedback and ev.id:
-            self._index_label(ev.id, ev.account, (ev.category, ev.merchant), x, ev.feedback)
+            key = (ev.category, ev.merchant)
+            self._index_label(ev.id, ev.account, key, x, ev.feedback, ev.feedback_repeat)
         # Every expense shapes "usual", confirmed fraud included: a history rebuilt from the
         # database must equal one kept up to date, whenever the feedback came. Fraud is kept out
         # of the forest's training instead, and similar expenses get "confirmed_pattern".
@@ -462,15 +467,14 @@ class SpenderHistory:
 
     def set_feedback(self, ev: Event, label: str) -> None:
         """Feedback given on an expense already in this history (or older than it)."""
-        self._index_label(
-            ev.id, ev.account, (ev.category, ev.merchant), math.log(ev.cents / 100), label
-        )
+        key, x = (ev.category, ev.merchant), math.log(ev.cents / 100)
+        self._index_label(ev.id, ev.account, key, x, label, ev.feedback_repeat)
 
-    def _index_label(self, ident, account, key, x, label) -> None:
+    def _index_label(self, ident, account, key, x, label, repeat) -> None:
         acc = self.accounts.get(account)
         if acc is None:
             acc = self.accounts[account] = AccountState()
-        acc.feedback.setdefault(key, {})[ident] = (x, label)
+        acc.feedback.setdefault(key, {})[ident] = (x, label, repeat)
 
     # -- describing --------------------------------------------------------------------------
 
@@ -651,11 +655,12 @@ class SpenderHistory:
         p_hour = (acc.hour_density[hour] + HOUR_PRIOR * prior_hour) / (acc.hour_count + HOUR_PRIOR)
         hour_surprise = max(0.0, math.log((1 / 24) / p_hour))
 
-        dismissed = confirmed = 0
-        for past_x, label in acc.feedback.get((ev.category, ev.merchant), {}).values():
+        dismissed = dismissed_repeats = confirmed = 0
+        for past_x, label, repeat in acc.feedback.get((ev.category, ev.merchant), {}).values():
             if abs(past_x - x) < 0.5:
                 if label == "legit":
                     dismissed += 1
+                    dismissed_repeats += repeat
                 else:
                     confirmed += 1
 
@@ -737,6 +742,7 @@ class SpenderHistory:
             count_1h=count_1h,
             recurring=recurring,
             dismissed_similar=dismissed,
+            dismissed_repeats=dismissed_repeats,
             confirmed_similar=confirmed,
             hours=acc.hours,
         )

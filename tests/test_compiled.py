@@ -92,6 +92,7 @@ def test_compiled_detector_is_bit_identical_to_python(params):
         if n % 97 == 96:  # some feedback on an earlier expense: dismissed, confirmed patterns
             label = "legit" if n % 2 else "fraud"
             for history, event in zip(histories, added[-5], strict=True):
+                event.feedback_repeat = n % 3 == 0  # as if flagged as a repeat: excuses repeats
                 history.set_feedback(event, label)
         (vector, ctx), (py_vector, py_ctx) = (
             h.features(e) for h, e in zip(histories, events, strict=True)

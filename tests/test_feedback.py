@@ -63,6 +63,37 @@ def test_a_dismissed_pattern_scores_lower_next_time(client, ana):
     assert other["is_anomaly"] and "dismissed_pattern" not in [r["code"] for r in other["reasons"]]
 
 
+def test_a_dismissed_price_does_not_excuse_a_double_charge(client, ana):
+    """A "this is fine" on a dear breakfast excuses that price at that bakery, not the bakery
+    charging it twice; a dismissed double charge does excuse the next one."""
+    bia = signup_and_login(client, "bia")
+    r = client.post("/events", json=[payload(e) for e in ordinary_life(45)], headers=bia)
+    assert r.status_code == 201
+    ctx = client.app.state.ctx
+    with ctx.engine.connect() as conn:
+        ids = dict(conn.execute(select(users.c.username, users.c.id)).all())
+
+    def double_charges(auth, username, dismiss_the_double):
+        for day in (46, 48, 50):
+            flagged = client.post("/event", json=bakery(160.00, day), headers=auth).json()
+            client.post(f"/events/{flagged['id']}/feedback", json={"label": "legit"}, headers=auth)
+        # The labels above are read back from the database as a restarted process does (the
+        # one below, as a running process does): what each expense was flagged for is stored.
+        ctx.ingestor.histories.drop(ids[username])
+        once = client.post("/event", json=bakery(159.00, 52), headers=auth).json()
+        assert not once["is_anomaly"] and once["reasons"][-1]["code"] == "dismissed_pattern"
+        twice = client.post("/event", json=bakery(159.00, 52, minute=47), headers=auth).json()
+        assert twice["is_anomaly"]
+        assert twice["reasons"][0]["code"] == "duplicate"
+        if dismiss_the_double:
+            client.post(f"/events/{twice['id']}/feedback", json={"label": "legit"}, headers=auth)
+        client.post("/event", json=bakery(159.00, 54), headers=auth)
+        return client.post("/event", json=bakery(159.00, 54, minute=47), headers=auth).json()
+
+    excused, not_excused = double_charges(ana, "ana", True), double_charges(bia, "bia", False)
+    assert excused["score"] < not_excused["score"] / 2
+
+
 def test_a_confirmed_pattern_scores_higher_and_never_trains_as_normal(client, ana):
     ctx = client.app.state.ctx
     first = client.post("/event", json=bakery(140.00, 46), headers=ana).json()

@@ -8,11 +8,13 @@ cheap range read rather than a reload.
 
 from __future__ import annotations
 
+import json
 import threading
 from collections import OrderedDict, namedtuple
 
-from sqlalchemy import Connection, bindparam, func, select
+from sqlalchemy import Connection, Text, bindparam, case, cast, func, select
 
+from models.evidence import REPEAT_CODES
 from models.features import Event, SpenderHistory
 from vigilante.db import DriverQuery
 from vigilante.tables import expenses
@@ -29,6 +31,11 @@ _COLUMNS = (
     expenses.c.account,
     expenses.c.feedback,
     expenses.c.feedback_ms,
+    # What the expense was flagged for, read only where it got feedback: a dismissed repeat
+    # excuses repeats, a dismissed price only prices (models.evidence.REPEAT_CODES).
+    cast(case((expenses.c.feedback.is_not(None), expenses.c.reasons)), Text).label(
+        "feedback_reasons"
+    ),
 )
 
 
@@ -50,6 +57,13 @@ def event_key(text: str | None) -> str:
     return (text or "").casefold()
 
 
+def was_repeat(reasons_json: str | None) -> bool:
+    """Whether an expense's stored reasons said it repeated another charge."""
+    if not reasons_json:
+        return False
+    return any(r.get("code") in REPEAT_CODES for r in json.loads(reasons_json))
+
+
 def to_event(row) -> Event:
     return Event(
         ts=row.occurred_ms,
@@ -59,6 +73,7 @@ def to_event(row) -> Event:
         account=row.account,
         id=row.id,
         feedback=row.feedback,
+        feedback_repeat=was_repeat(row.feedback_reasons),
     )
 
 
