@@ -60,6 +60,9 @@ DISMISSED_KEEP = 0.25  # of the evidence, per "this is fine" on a similar expens
 # price at that restaurant, not the restaurant charging it twice: these only weaken after a
 # dismissed expense that was itself a repeat (its reasons held one of these).
 REPEAT_CODES = frozenset({"duplicate", "near_duplicate", "burst", "split"})
+# ... and weighed more than two visits close together (PAIR_MAX_LLR, stored rounded): a dear
+# dinner 20 minutes after a coffee at the same place is a dear dinner, not a repeat.
+REPEAT_MIN_LLR = math.log(4)
 CONFIRMED_LLR = math.log(8)
 ESSENTIAL_MODEL_CAP = math.log(2)
 
@@ -395,10 +398,10 @@ class Weighed:
     def total(self, model_llr: float = 0.0) -> float:
         if self.keep_repeat == self.keep:
             positive = (sum(e.llr for e in self.evidence) + model_llr) * self.keep
-        else:
-            positive = model_llr * self.keep
-            for e in self.evidence:
-                positive += e.llr * (self.keep_repeat if e.code in REPEAT_CODES else self.keep)
+        else:  # (without repeats, the very sum above: added in the same order)
+            pattern = sum(e.llr for e in self.evidence if e.code not in REPEAT_CODES)
+            repeat = sum(e.llr for e in self.evidence if e.code in REPEAT_CODES)
+            positive = (pattern + model_llr) * self.keep + repeat * self.keep_repeat
         return positive + sum(e.llr for e in self.against)
 
     def counted(self, e: Evidence) -> float:

@@ -14,7 +14,7 @@ from collections import OrderedDict, namedtuple
 
 from sqlalchemy import Connection, Text, bindparam, case, cast, func, select
 
-from models.evidence import REPEAT_CODES
+from models.evidence import REPEAT_CODES, REPEAT_MIN_LLR
 from models.features import Event, SpenderHistory
 from vigilante.db import DriverQuery
 from vigilante.tables import expenses
@@ -61,7 +61,10 @@ def was_repeat(reasons_json: str | None) -> bool:
     """Whether an expense's stored reasons said it repeated another charge."""
     if not reasons_json:
         return False
-    return any(r.get("code") in REPEAT_CODES for r in json.loads(reasons_json))
+    return any(
+        r.get("code") in REPEAT_CODES and r.get("llr", 0.0) >= REPEAT_MIN_LLR
+        for r in json.loads(reasons_json)
+    )
 
 
 def to_event(row) -> Event:
