@@ -378,6 +378,8 @@ class SpenderHistory:
         self.hour_count = 0
         self.last_id = 0
         self.n_total = 0  # all the user's expenses, not only those kept here
+        self.unlearned: set[int] = set()  # confirmed fraud, kept out of "usual" (ids)
+        self.first_id = 0  # expenses before this one are not held (a long history's oldest)
         self._local_ts: int | None = None
         self._local_dt: datetime | None = None
 
@@ -392,6 +394,14 @@ class SpenderHistory:
     def add(self, ev: Event) -> None:
         self.n_total += 1
         self.last_id = max(self.last_id, ev.id)
+        if ev.feedback == "fraud" and ev.id:
+            # Confirmed fraud is not this spender's: it shapes no "usual" (prices, merchants,
+            # categories, hours), only "confirmed_pattern" on similar expenses. A history that
+            # learnt it before the label is reloaded (vigilante.history), so both are equal.
+            x = math.log(ev.cents / 100)
+            self._index_label(ev.id, ev.account, (ev.category, ev.merchant), x, "fraud", False)
+            self.unlearned.add(ev.id)
+            return
         acc = self.accounts.get(ev.account)
         if acc is None:
             acc = self.accounts[ev.account] = AccountState()
@@ -414,9 +424,6 @@ class SpenderHistory:
         if ev.feedback and ev.id:
             key = (ev.category, ev.merchant)
             self._index_label(ev.id, ev.account, key, x, ev.feedback, ev.feedback_repeat)
-        # Every expense shapes "usual", confirmed fraud included: a history rebuilt from the
-        # database must equal one kept up to date, whenever the feedback came. Fraud is kept out
-        # of the forest's training instead, and similar expenses get "confirmed_pattern".
         self._learn(acc, m, ev, x)
 
     def _learn(self, acc: AccountState, m: MerchantState | None, ev: Event, x: float) -> None:
@@ -467,6 +474,11 @@ class SpenderHistory:
         user_window.add(x)
         # By kind of spending, not by name: in one household "saúde" and "health" are one habit.
         self.category_accounts.setdefault(category_concept(ev.category), set()).add(ev.account)
+
+    def relearns(self, ident: int, label: str) -> bool:
+        """Whether a label on expense ``ident`` changes what this history learnt: fraud newly
+        confirmed on an expense it holds, or a fraud label taken back. Reload it then."""
+        return ident >= self.first_id and (label == "fraud") != (ident in self.unlearned)
 
     def set_feedback(self, ev: Event, label: str) -> None:
         """Feedback given on an expense already in this history (or older than it)."""

@@ -130,6 +130,48 @@ def test_a_confirmed_pattern_scores_higher_and_never_trains_as_normal(client, an
     assert total == len(X) + 1  # every stored expense but the confirmed fraud
 
 
+def test_confirmed_fraud_does_not_teach_what_is_usual(client, ana):
+    """A thief's R$ 900 dinner, once confirmed, is no longer part of what ana pays for meals:
+    the next dear new restaurant stands out as if it had never happened. Taking the label back
+    makes it hers again, exactly as for a spender who never labelled it."""
+    bia = signup_and_login(client, "bia")
+    r = client.post("/events", json=[payload(e) for e in ordinary_life(45)], headers=bia)
+    assert r.status_code == 201
+
+    def dinner(amount: float, merchant: str, day: int) -> dict:
+        return {
+            "amount": amount,
+            "category": "alimentação",
+            "merchant": merchant,
+            "account": "cartão-1",
+            "occurred_at": at(day, 20, 30),
+        }
+
+    thief = {}
+    for name, auth in (("ana", ana), ("bia", bia)):
+        thief[name] = client.post("/event", json=dinner(900.00, "Churrascaria Gaúcha", 46),
+                                  headers=auth).json()  # fmt: skip
+        assert thief[name]["is_anomaly"]
+    r = client.post(f"/events/{thief['ana']['id']}/feedback", json={"label": "fraud"}, headers=ana)
+    assert r.status_code == 200
+
+    def next_dinner(amount, merchant, day):
+        return [
+            client.post("/event", json=dinner(amount, merchant, day), headers=auth).json()
+            for auth in (ana, bia)
+        ]
+
+    for_ana, for_bia = next_dinner(850.00, "Cantina Nova", 48)
+    assert for_ana["is_anomaly"]
+    assert for_ana["score"] > 2 * for_bia["score"]
+
+    # Taken back ("it was me after all"): the dinner is ana's again, as it always was bia's.
+    r = client.post(f"/events/{thief['ana']['id']}/feedback", json={"label": "legit"}, headers=ana)
+    assert r.status_code == 200
+    for_ana, for_bia = next_dinner(820.00, "Bistrô Novo", 50)
+    assert for_ana["score"] == for_bia["score"]
+
+
 def test_false_positive_rate_over_time(client, ana):
     flagged = []
     for day, amount in ((46, 150.0), (46, 990.0), (47, 170.0), (53, 600.0)):

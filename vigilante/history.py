@@ -104,21 +104,7 @@ class HistoryCache:
             if cached:
                 self._users.move_to_end(user_id)
         if cached is None:
-            history = SpenderHistory(self.timezone, self.trust_priors)
-            rows = conn.execute(
-                select(*_COLUMNS)
-                .where(expenses.c.user_id == user_id)
-                .order_by(expenses.c.id.desc())
-                .limit(LOAD_LIMIT)
-            ).all()
-            feedback_ms = 0
-            for row in reversed(rows):
-                history.add(to_event(row))
-                feedback_ms = max(feedback_ms, row.feedback_ms or 0)
-            if len(rows) == LOAD_LIMIT:
-                history.n_total = conn.execute(
-                    select(func.count()).select_from(expenses).where(expenses.c.user_id == user_id)
-                ).scalar_one()
+            history, feedback_ms = self._load(conn, user_id)
         else:
             history, feedback_ms = cached
             # Feedback is read from the old mark: new rows may carry feedback newer than
@@ -130,10 +116,35 @@ class HistoryCache:
                 feedback_ms = max(feedback_ms, row.feedback_ms or 0)
             for values in _FEEDBACK_SINCE.rows(conn, user_id=user_id, since=since):
                 row = _Row(*values)
+                if history.relearns(row.id, row.feedback):
+                    # Fraud confirmed on an expense it learnt from (or a fraud label taken
+                    # back): "usual" changes, so the history is read again as a new process
+                    # would. Labels are rare; this is one read of the user's expenses.
+                    history, feedback_ms = self._load(conn, user_id)
+                    break
                 history.set_feedback(to_event(row), row.feedback)
                 feedback_ms = max(feedback_ms, row.feedback_ms)
         self.store(user_id, history, feedback_ms)
         return history
+
+    def _load(self, conn: Connection, user_id: int) -> tuple[SpenderHistory, int]:
+        history = SpenderHistory(self.timezone, self.trust_priors)
+        rows = conn.execute(
+            select(*_COLUMNS)
+            .where(expenses.c.user_id == user_id)
+            .order_by(expenses.c.id.desc())
+            .limit(LOAD_LIMIT)
+        ).all()
+        feedback_ms = 0
+        for row in reversed(rows):
+            history.add(to_event(row))
+            feedback_ms = max(feedback_ms, row.feedback_ms or 0)
+        if len(rows) == LOAD_LIMIT:
+            history.first_id = rows[-1].id  # older expenses are not held: nothing to relearn
+            history.n_total = conn.execute(
+                select(func.count()).select_from(expenses).where(expenses.c.user_id == user_id)
+            ).scalar_one()
+        return history, feedback_ms
 
     def store(self, user_id: int, history: SpenderHistory, feedback_ms: int) -> None:
         with self._lock:
