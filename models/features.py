@@ -201,11 +201,12 @@ def shrink(
 
 
 class MerchantState:
-    __slots__ = ("logs", "recent", "visits", "quick_repeats", "same_amount_repeats")
+    __slots__ = ("logs", "recent", "visits", "quick_repeats", "same_amount_repeats", "last_cents")
 
     def __init__(self):
         self.logs = RobustWindow(KEEP_MERCHANT)
-        self.recent: deque[tuple[int, int]] = deque(maxlen=KEEP_AT_MERCHANT)
+        self.recent: deque[tuple[int, int]] = deque(maxlen=KEEP_AT_MERCHANT)  # a thief's too
+        self.last_cents = 0  # the spender's own last charge here
         self.visits = 0
         self.quick_repeats = 0  # visits with another one here in the 30 min before
         self.same_amount_repeats = 0  # ... of the very same amount within 15 min
@@ -380,6 +381,7 @@ class SpenderHistory:
         self.n_total = 0  # all the user's expenses, not only those kept here
         self.unlearned: set[int] = set()  # confirmed fraud, kept out of "usual" (ids)
         self.first_id = 0  # expenses before this one are not held (a long history's oldest)
+        self.spending_accounts = 0  # accounts with an expense learnt
         self._local_ts: int | None = None
         self._local_dt: datetime | None = None
 
@@ -394,24 +396,31 @@ class SpenderHistory:
     def add(self, ev: Event) -> None:
         self.n_total += 1
         self.last_id = max(self.last_id, ev.id)
-        if ev.feedback == "fraud" and ev.id:
-            # Confirmed fraud is not this spender's: it shapes no "usual" (prices, merchants,
-            # categories, hours), only "confirmed_pattern" on similar expenses. A history that
-            # learnt it before the label is reloaded (vigilante.history), so both are equal.
-            x = math.log(ev.cents / 100)
-            self._index_label(ev.id, ev.account, (ev.category, ev.merchant), x, "fraud", False)
-            self.unlearned.add(ev.id)
-            return
         acc = self.accounts.get(ev.account)
         if acc is None:
             acc = self.accounts[ev.account] = AccountState()
         x = math.log(ev.cents / 100)
         acc.recent_ts.append(ev.ts)
+        if ev.feedback == "fraud" and ev.id:
+            # Confirmed fraud is not this spender's: it shapes no "usual" (prices, merchants,
+            # categories, hours), only "confirmed_pattern" on similar expenses. It still
+            # happened, minutes ago: the thief's next charges there are repeats of it (bursts,
+            # duplicates, splits). A history that learnt it before the label is reloaded
+            # (vigilante.history), so that both are equal.
+            if ev.merchant:
+                m = acc.merchants.get(ev.merchant)
+                if m is None:
+                    m = acc.merchants[ev.merchant] = MerchantState()
+                m.recent.append((ev.ts, ev.cents))
+            self._index_label(ev.id, ev.account, (ev.category, ev.merchant), x, "fraud", False)
+            self.unlearned.add(ev.id)
+            return
         m = None
         if ev.merchant:
             m = acc.merchants.get(ev.merchant)
             if m is None:
                 m = acc.merchants[ev.merchant] = MerchantState()
+            if not m.visits:  # (a merchant met through a thief's charges is still new)
                 acc.first_visits.append(ev.ts)
             if m.recent and abs(ev.ts - m.recent[-1][0]) <= BURST_WINDOW_MS:
                 m.quick_repeats += 1
@@ -419,6 +428,7 @@ class SpenderHistory:
                 if last_cents == ev.cents and abs(ev.ts - last_ts) <= DUPLICATE_WINDOW_MS:
                     m.same_amount_repeats += 1
             m.recent.append((ev.ts, ev.cents))
+            m.last_cents = ev.cents
             m.visits += 1
             acc.single_merchants += 1 if m.visits == 1 else (-1 if m.visits == 2 else 0)
         if ev.feedback and ev.id:
@@ -428,6 +438,7 @@ class SpenderHistory:
 
     def _learn(self, acc: AccountState, m: MerchantState | None, ev: Event, x: float) -> None:
         acc.n += 1
+        self.spending_accounts += acc.n == 1
         acc.logs.add(x)
         window = acc.by_category.get(ev.category)
         if window is None:
@@ -609,7 +620,8 @@ class SpenderHistory:
         concept = category_concept(ev.category)  # the kind of spending, whatever its name
         users = self.category_accounts.get(concept, ())
         others = len(users) - (ev.account in users)
-        share = others / (len(self.accounts) - 1) if len(self.accounts) > 1 else 0.0
+        spending = self.spending_accounts  # (an account seen only in labels or fraud is none)
+        share = others / (spending - 1) if spending > 1 else 0.0
 
         # Earlier charges at the same merchant: bursts, duplicates, splits.
         burst = split = 0
@@ -683,7 +695,8 @@ class SpenderHistory:
         n = acc.n
         established = min(1.0, n / 30)
         category_novel = n > 0 and concept not in acc.category_counts
-        merchant_novel = bool(ev.merchant) and n > 0 and m is None
+        known_merchant = m is not None and m.visits > 0  # (not a thief's charges alone)
+        merchant_novel = bool(ev.merchant) and n > 0 and not known_merchant
         share_below = 1.0
         novel_streak = 0
         if merchant_novel:
@@ -725,11 +738,11 @@ class SpenderHistory:
             z_account=acc_all.z(x),
             share_below=share_below,
             z_household=z_household,
-            household_visits=self.merchant_visits.get(ev.merchant, 0) if m is None else 0,
+            household_visits=0 if known_merchant else self.merchant_visits.get(ev.merchant, 0),
             category_novel=category_novel,
             category_count=acc.category_counts.get(concept, 0),
             category_share=share,
-            other_accounts=max(len(self.accounts) - (1 if ev.account in self.accounts else 0), 0),
+            other_accounts=max(spending - (1 if acc.n else 0), 0),
             category_essential=bool(prior and prior.essential),
             category_known=prior is not None,
             category_risky=risky_category(ev.category),
@@ -748,7 +761,7 @@ class SpenderHistory:
             duplicate_exact=dup_exact,
             duplicate_of_cents=dup_of,
             merchant_scale=specific.scale if level == "merchant" else at_merchant.scale,
-            merchant_last_cents=m.recent[-1][1] if m is not None and m.recent else 0,
+            merchant_last_cents=m.last_cents if m is not None else 0,
             split=split,
             split_limit=limit or 0,
             split_total_cents=split_total if split else ev.cents,

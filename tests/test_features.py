@@ -57,21 +57,32 @@ def test_features_use_only_the_past_and_do_not_change_the_history():
 
 
 def test_a_history_rebuilt_from_storage_equals_one_kept_up_to_date():
+    # A dismissal is indexed in place. Confirmed fraud changes what was learnt from: the
+    # history says so (``relearns``) and its keeper reads it again (vigilante.history).
     events = ordinary_life(40)
-    warm = SpenderHistory()
-    for i, e in enumerate(events, 1):
-        e.id = i
-        warm.add(e)
+    labels = {10: "legit", 20: "fraud"}
+
+    def rebuilt(with_labels: dict) -> SpenderHistory:
+        history = SpenderHistory()
+        for i, e in enumerate(events):
+            labelled = Event(e.ts, e.cents, e.category, e.merchant, e.account, i + 1)
+            labelled.feedback = with_labels.get(i)
+            history.add(labelled)
+        return history
+
+    warm = rebuilt({})
+    events[10].id, events[20].id = 11, 21
+    assert not warm.relearns(11, "legit")
     warm.set_feedback(events[10], "legit")
-    warm.set_feedback(events[20], "fraud")
-    cold = SpenderHistory()
-    for e in events:
-        labelled = Event(e.ts, e.cents, e.category, e.merchant, e.account, e.id)
-        labelled.feedback = {10: "legit", 20: "fraud"}.get(events.index(e))
-        cold.add(labelled)
+    assert warm.relearns(21, "fraud")  # learnt from it: read it again
     probe = event(at(40, 12, 31), 47.0, "alimentação", "Restaurante Sabor")
-    assert np.array_equal(warm.features(probe)[0], cold.features(probe)[0])
-    assert warm.features(probe)[1] == cold.features(probe)[1]
+    dismissed = rebuilt({10: "legit"})
+    assert np.array_equal(warm.features(probe)[0], dismissed.features(probe)[0])
+    assert warm.features(probe)[1] == dismissed.features(probe)[1]
+    confirmed = rebuilt(labels)
+    assert not confirmed.relearns(21, "fraud")
+    assert confirmed.relearns(21, "legit")  # taken back: learn from it after all
+    assert confirmed.features(probe)[1].history_size == warm.features(probe)[1].history_size - 1
 
 
 def test_state_per_spender_stays_bounded():

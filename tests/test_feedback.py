@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import select
 
+from models.features import SpenderHistory
 from tests.conftest import signup_and_login
 from tests.test_detector import ordinary_life
 from vigilante.history import was_repeat
@@ -170,6 +171,79 @@ def test_confirmed_fraud_does_not_teach_what_is_usual(client, ana):
     assert r.status_code == 200
     for_ana, for_bia = next_dinner(820.00, "Bistrô Novo", 50)
     assert for_ana["score"] == for_bia["score"]
+
+
+def test_a_thiefs_next_charge_still_repeats_the_confirmed_ones(client, ana):
+    """Confirmed fraud leaves "usual" alone, but it happened: two charges just under R$ 500 at
+    a web shop, confirmed at once, make the third minutes later a split and a burst."""
+
+    def web(amount: float, minute: int) -> dict:
+        return {
+            "amount": amount,
+            "category": "compras online",
+            "merchant": "Loja Web 77",
+            "account": "cartão-1",
+            "occurred_at": at(46, 15, minute),
+        }
+
+    for minute, amount in ((2, 490.00), (6, 495.00)):
+        charge = client.post("/event", json=web(amount, minute), headers=ana).json()
+        client.post(f"/events/{charge['id']}/feedback", json={"label": "fraud"}, headers=ana)
+    third = client.post("/event", json=web(480.00, 11), headers=ana).json()
+    found = [r["code"] for r in third["reasons"]]
+    assert third["is_anomaly"]
+    assert {"split", "burst", "confirmed_pattern"} <= set(found)
+
+
+def test_labels_on_expenses_older_than_a_loaded_history_count_without_reloading(
+    client, ana, monkeypatch
+):
+    """A long history is loaded newest first (LOAD_LIMIT): a dismissal on an older expense is
+    read with it, and a fraud label there (on nothing the history learnt) reloads nothing."""
+    from vigilante import history as history_module
+
+    ctx = client.app.state.ctx
+    with ctx.engine.connect() as conn:
+        user_id = conn.execute(select(users.c.id).where(users.c.username == "ana")).scalar_one()
+    first = client.post("/event", json=bakery(160.00, 46), headers=ana).json()
+    client.post(f"/events/{first['id']}/feedback", json={"label": "legit"}, headers=ana)
+    oldest = client.get("/events", params={"limit": 1000}, headers=ana).json()[-1]
+    client.post(f"/events/{oldest['id']}/feedback", json={"label": "fraud"}, headers=ana)
+    # 60+ breakfasts after it (days that ``at`` can write as dates)
+    later = [bakery(15.00 + day % 4, day) for day in range(47, 120) if day % 31 < 28]
+    assert client.post("/events", json=later, headers=ana).status_code == 201
+    monkeypatch.setattr(history_module, "LOAD_LIMIT", 50)
+    loads = []
+    real_load = history_module.HistoryCache._load
+    monkeypatch.setattr(
+        history_module.HistoryCache,
+        "_load",
+        lambda self, conn, uid: loads.append(uid) or real_load(self, conn, uid),
+    )
+    ctx.ingestor.histories.drop(user_id)  # as a process starting now
+    again = client.post("/event", json=bakery(158.00, 125), headers=ana).json()
+    assert again["reasons"][-1]["code"] == "dismissed_pattern"
+    for day in range(126, 129):
+        client.post("/event", json=bakery(16.00, day), headers=ana)
+    assert loads == [user_id]
+
+
+def test_cards_seen_only_in_fraud_are_not_the_households():
+    """Three thieves' cards, each confirmed fraud, do not make a household whose categories a
+    first expense is weighed against."""
+    from tests.test_detector import event as detector_event
+    from tests.test_detector import ordinary_life as life_of
+
+    history = SpenderHistory()
+    for n, ev in enumerate(life_of(30)):
+        ev.id = n + 1
+        history.add(ev)
+    for n, card in enumerate(("cartão-x", "cartão-y", "cartão-z")):
+        stolen = detector_event(life_of(1)[0].ts + n, 900.00, "joalheria", "Vivara", card)
+        stolen.id, stolen.feedback = 1000 + n, "fraud"
+        history.add(stolen)
+    _, ctx = history.features(detector_event(life_of(31)[-1].ts + 1, 300.0, "pets", "Cobasi"))
+    assert ctx.other_accounts == 0 and ctx.category_share == 0.0
 
 
 def test_false_positive_rate_over_time(client, ana):

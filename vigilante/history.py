@@ -144,6 +144,18 @@ class HistoryCache:
             history.n_total = conn.execute(
                 select(func.count()).select_from(expenses).where(expenses.c.user_id == user_id)
             ).scalar_one()
+            # Labels on older expenses still say what is similar to a dismissed or confirmed
+            # one; read now, every process holds the same labels from its first ingest on.
+            older = conn.execute(
+                select(*_COLUMNS).where(
+                    expenses.c.user_id == user_id,
+                    expenses.c.feedback_ms.is_not(None),
+                    expenses.c.id < history.first_id,
+                )
+            )
+            for row in older:
+                history.set_feedback(to_event(row), row.feedback)
+                feedback_ms = max(feedback_ms, row.feedback_ms)
         return history, feedback_ms
 
     def store(self, user_id: int, history: SpenderHistory, feedback_ms: int) -> None:
