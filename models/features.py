@@ -444,11 +444,8 @@ class SpenderHistory:
         if window is None:
             window = acc.by_category[ev.category] = RobustWindow(KEEP_CATEGORY)
         window.add(x)
-        # Counted by kind of spending: a hotel after the flight ("hospedagem" after "viagem"),
-        # "farmácia" after "saúde", is no new habit.
-        concept = category_concept(ev.category)
-        count = acc.category_counts.get(concept, 0) + 1
-        acc.category_counts[concept] = count
+        count = acc.category_counts.get(ev.category, 0) + 1
+        acc.category_counts[ev.category] = count
         prior = category_prior(ev.category)
         if not (prior and prior.essential):  # a bill is new once a month, not a new habit
             acc.single_categories += 1 if count == 1 else (-1 if count == 2 else 0)
@@ -617,8 +614,7 @@ class SpenderHistory:
                 z_amount = math.copysign(t_quantile_of_density(amount_density, amount_df), z_amount)
         z_prior = base.z(x)
         annual_prior = t_density(base.z(x - LOG_YEAR), 5) if yearly and z_prior > 2 else 0.0
-        concept = category_concept(ev.category)  # the kind of spending, whatever its name
-        users = self.category_accounts.get(concept, ())
+        users = self.category_accounts.get(category_concept(ev.category), ())
         others = len(users) - (ev.account in users)
         spending = self.spending_accounts  # (an account seen only in labels or fraud is none)
         share = others / (spending - 1) if spending > 1 else 0.0
@@ -694,7 +690,7 @@ class SpenderHistory:
 
         n = acc.n
         established = min(1.0, n / 30)
-        category_novel = n > 0 and concept not in acc.category_counts
+        category_novel = n > 0 and cat_window is None
         known_merchant = m is not None and m.visits > 0  # (not a thief's charges alone)
         merchant_novel = bool(ev.merchant) and n > 0 and not known_merchant
         share_below = 1.0
@@ -740,7 +736,7 @@ class SpenderHistory:
             z_household=z_household,
             household_visits=0 if known_merchant else self.merchant_visits.get(ev.merchant, 0),
             category_novel=category_novel,
-            category_count=acc.category_counts.get(concept, 0),
+            category_count=acc.category_counts.get(ev.category, 0),
             category_share=share,
             other_accounts=max(spending - (1 if acc.n else 0), 0),
             category_essential=bool(prior and prior.essential),

@@ -27,22 +27,3 @@ def test_a_first_expense_below_the_usual_quotes_no_usual(ana):  # noqa: F811
     betting = ana.score(event(at(61, 12, 50), 10.00, "apostas", "Betano"))
     assert codes(betting)[0] == "new_category"
     assert betting.evidence[0].params["usual_cents"] is None
-
-
-def test_a_hotel_after_the_flight_is_no_new_habit(life):  # noqa: F811
-    # Ana's first flight is a first time in travel. The hotel she pays at checkout four days
-    # later, filed under "hospedagem", is the same kind of spending (the built-in table's
-    # groups), not a second new habit; a first hotel with no trip before it still is one.
-    from tests.test_detector import Scorer
-
-    travelled, stayed_home = Scorer(), Scorer()
-    for scorer in (travelled, stayed_home):
-        scorer.replay([event(e.ts, e.cents / 100, e.category, e.merchant) for e in life])
-    flight = travelled.score(event(at(60, 10, 5), 1450.00, "viagem", "LATAM Airlines"))
-    assert codes(flight)[0] == "new_category"
-    hotel = event(at(64, 11, 30), 1980.00, "hospedagem", "Hotel Mar Azul Salvador")
-    after_the_flight = travelled.score(hotel)
-    out_of_the_blue = stayed_home.score(event(hotel.ts, 1980.00, hotel.category, hotel.merchant))
-    assert codes(out_of_the_blue)[0] == "new_category" and out_of_the_blue.is_anomaly
-    assert "new_category" not in codes(after_the_flight)
-    assert not after_the_flight.is_anomaly
