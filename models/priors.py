@@ -301,8 +301,14 @@ def risky_category(category: str) -> bool:
 
 @lru_cache(maxsize=4096)
 def _known(category: str) -> str | None:
-    """The table's (folded) name for a category, or None when it is not a known one."""
+    """The table's (folded) name for a category, or None when it is not a known one.
+
+    A name with a high-risk part ("Apostas e lazer", "Joias e presentes") is none of the
+    table's common kinds: its first time must weigh as a first time where stolen cards are
+    spent, not pass as leisure or gifts the household already pays."""
     parts = _parts(category)
+    if any(part in _RISKY for part in parts):
+        return None
     if parts[0] in _FOLDED:
         return parts[0]
     known = [part for part in parts[1:] if part in _FOLDED]

@@ -27,3 +27,21 @@ def test_a_first_expense_below_the_usual_quotes_no_usual(ana):  # noqa: F811
     betting = ana.score(event(at(61, 12, 50), 10.00, "apostas", "Betano"))
     assert codes(betting)[0] == "new_category"
     assert betting.evidence[0].params["usual_cents"] is None
+
+
+def test_a_high_risk_name_in_a_compound_is_no_common_kind(life):  # noqa: F811
+    # "Apostas e lazer" is betting first: its first time weighs as a first bet does, not as a
+    # first evening out (leisure is one of the common kinds the built-in table knows).
+    from models.priors import category_concept, category_prior
+    from tests.test_detector import Scorer
+
+    assert category_concept("Apostas e lazer") != category_concept("lazer")
+    assert category_prior("Joias e presentes") is None
+    verdicts = []
+    for name in ("apostas", "Apostas e lazer", "lazer"):
+        scorer = Scorer()
+        scorer.replay([event(e.ts, e.cents / 100, e.category, e.merchant) for e in life])
+        verdicts.append(scorer.score(event(at(61, 21, 10), 420.00, name, "Betano")))
+    plain, compound, leisure = (evidence_of(v, "new_category") for v in verdicts)
+    assert compound == plain
+    assert compound > leisure + 1
