@@ -201,7 +201,15 @@ def shrink(
 
 
 class MerchantState:
-    __slots__ = ("logs", "recent", "visits", "quick_repeats", "same_amount_repeats", "last_cents")
+    __slots__ = (
+        "logs",
+        "recent",
+        "visits",
+        "quick_repeats",
+        "same_amount_repeats",
+        "last_cents",
+        "stolen",
+    )
 
     def __init__(self):
         self.logs = RobustWindow(KEEP_MERCHANT)
@@ -210,6 +218,7 @@ class MerchantState:
         self.visits = 0
         self.quick_repeats = 0  # visits with another one here in the 30 min before
         self.same_amount_repeats = 0  # ... of the very same amount within 15 min
+        self.stolen: set[int] | None = None  # when the thief's charges in ``recent`` were made
 
 
 class AccountState:
@@ -412,6 +421,9 @@ class SpenderHistory:
                 if m is None:
                     m = acc.merchants[ev.merchant] = MerchantState()
                 m.recent.append((ev.ts, ev.cents))
+                if m.stolen is None:
+                    m.stolen = set()
+                m.stolen.add(ev.ts)
             self._index_label(ev.id, ev.account, (ev.category, ev.merchant), x, "fraud", False)
             self.unlearned.add(ev.id)
             return
@@ -648,7 +660,10 @@ class SpenderHistory:
                         split_first = min(split_first, past_ts)
                 elif dt > 0:
                     # Older than every window (the deque is in arrival order): only the monthly
-                    # question is left, and it is settled by the first such visit or two.
+                    # question is left, and it is settled by the first such visit or two of
+                    # the spender's own (a thief's charge last month is no bill coming round).
+                    if m.stolen is not None and past_ts in m.stolen:
+                        continue
                     days = dt / DAY_MS
                     if days < 20 or days > 66:
                         monthly = monthly or False  # in between: a frequent merchant

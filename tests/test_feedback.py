@@ -195,6 +195,27 @@ def test_a_thiefs_next_charge_still_repeats_the_confirmed_ones(client, ana):
     assert {"split", "burst", "confirmed_pattern"} <= set(found)
 
 
+def test_a_thiefs_charge_a_month_ago_is_not_a_monthly_bill(client, ana):
+    """A confirmed fraud is not the spender's monthly charge: the thief's same R$ 89,90 at the
+    same shop a month later is no subscription coming round again."""
+
+    def shop(day: int) -> dict:
+        return {
+            "amount": 89.90,
+            "category": "compras online",
+            "merchant": "Loja Web 77",
+            "account": "cartão-1",
+            "occurred_at": at(day, 15, 10),
+        }
+
+    first = client.post("/event", json=shop(46), headers=ana).json()
+    r = client.post(f"/events/{first['id']}/feedback", json={"label": "fraud"}, headers=ana)
+    assert r.status_code == 200
+    again = client.post("/event", json=shop(76), headers=ana).json()
+    assert again["is_anomaly"]
+    assert {"confirmed_pattern", "new_category"} <= {r["code"] for r in again["reasons"]}
+
+
 def test_labels_on_expenses_older_than_a_loaded_history_count_without_reloading(
     client, ana, monkeypatch
 ):
