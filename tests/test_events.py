@@ -155,6 +155,25 @@ def test_stats_totals_by_category_and_day(client, auth):
     assert bad.status_code == 422
 
 
+def test_stats_default_to_the_last_30_days(client, auth):
+    """Without ``from``/``to``: the 30 days up to now (29 days and 23 hours ago counts), plus
+    what ingest accepts as dated a little ahead; the same window for /feedback/stats."""
+    now = datetime.now(UTC)
+    for days_ago in (29.9, 30.1):
+        when = (now - timedelta(days=days_ago)).isoformat()
+        client.post("/event", json=dict(EXPENSE, occurred_at=when), headers=auth)
+    client.post("/event", json=dict(EXPENSE, occurred_at=(now + timedelta(hours=1)).isoformat()),
+                headers=auth)  # fmt: skip
+    s = client.get("/stats", headers=auth).json()
+    assert s["count"] == 2
+    start = datetime.fromisoformat(s["from"])
+    assert abs(now - start - timedelta(days=30)) < timedelta(minutes=1)
+    assert client.get("/feedback/stats", headers=auth).json()["expenses"] == 2
+    # Only ``to``: the 30 days before it.
+    s = client.get("/stats", params={"to": now.isoformat()}, headers=auth).json()
+    assert s["count"] == 1
+
+
 def test_feedback_is_stored(client, auth):
     created = client.post("/event", json=EXPENSE, headers=auth).json()
     r = client.post(f"/events/{created['id']}/feedback", json={"label": "legit"}, headers=auth)

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, Query
 
 from vigilante.api.deps import Context, CurrentUser
+from vigilante.api.routes.stats import period
 from vigilante.feedback import feedback_stats
 from vigilante.schemas import FeedbackStats, Instant
 
@@ -23,14 +23,5 @@ def get_feedback_stats(
     bucket: Literal["day", "week"] = "day",
 ):
     """Alerts, reviewed, dismissed, confirmed, missed and the false-positive rate, per period."""
-    end = end or datetime.now(UTC) + timedelta(minutes=ctx.settings.max_future_minutes)
-    start = start or end - timedelta(days=30)
-    problem = None
-    if start >= end:
-        problem = "must be before 'to'"
-    elif end - start > timedelta(days=ctx.settings.max_stats_days):
-        problem = f"the range may span at most {ctx.settings.max_stats_days} days"
-    if problem:
-        detail = [{"field": "from", "message": problem, "type": "value_error"}]
-        raise HTTPException(status_code=422, detail=detail)
+    start, end = period(ctx, start, end)
     return feedback_stats(ctx.engine, user_id, start, end, ctx.settings.timezone, bucket)

@@ -20,6 +20,24 @@ def _bad(field: str, message: str) -> HTTPException:
     )
 
 
+DEFAULT_DAYS = 30
+
+
+def period(ctx, start: datetime | None, end: datetime | None) -> tuple[datetime, datetime]:
+    """``from`` and ``to`` as asked, checked; by default the last 30 days up to now, and the
+    expenses dated a little ahead that ingest accepts (``max_future_minutes``) with them."""
+    now = datetime.now(UTC)
+    if start is None:
+        start = (end or now) - timedelta(days=DEFAULT_DAYS)
+    if end is None:
+        end = now + timedelta(minutes=ctx.settings.max_future_minutes)
+    if start >= end:
+        raise _bad("from", "must be before 'to'")
+    if end - start > timedelta(days=ctx.settings.max_stats_days):
+        raise _bad("from", f"the range may span at most {ctx.settings.max_stats_days} days")
+    return start, end
+
+
 @router.get("/stats", response_model=Stats)
 def get_stats(
     ctx: Context,
@@ -29,11 +47,6 @@ def get_stats(
     currency: Annotated[Currency | None, Query()] = None,
 ):
     """Totals, count, anomalies and rate, by category and by day (default: the last 30 days)."""
-    end = end or datetime.now(UTC) + timedelta(minutes=ctx.settings.max_future_minutes)
-    start = start or end - timedelta(days=30)
-    if start >= end:
-        raise _bad("from", "must be before 'to'")
-    if end - start > timedelta(days=ctx.settings.max_stats_days):
-        raise _bad("from", f"the range may span at most {ctx.settings.max_stats_days} days")
+    start, end = period(ctx, start, end)
     currency = currency or ctx.settings.currency
     return stats(ctx.engine, user_id, start, end, currency, ctx.settings.timezone)
