@@ -34,6 +34,12 @@ STRINGS: dict[str, dict[str, str]] = {
         "pt-BR": "Usuário ou senha incorretos.",
         "en": "Incorrect username or password.",
     },
+    "login_no_username": {"pt-BR": "Informe o usuário.", "en": "Please enter your username."},
+    "login_no_password": {"pt-BR": "Informe a senha.", "en": "Please enter your password."},
+    "login_no_username_password": {
+        "pt-BR": "Informe o usuário e a senha.",
+        "en": "Please enter your username and password.",
+    },
     "login_throttled": {
         "pt-BR": "Muitas tentativas de login; tente de novo em {seconds} s.",
         "en": "Too many login attempts; try again in {seconds} s.",

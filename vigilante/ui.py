@@ -164,7 +164,12 @@ def require_login(client: VigilanteClient) -> None:
         if prefill:
             st.caption(t("demo_hint"))
         submitted = st.form_submit_button(t("login"), type="primary", key="login_submit")
-    if submitted:
+    # An empty field is said here, in words, rather than as the API's 422 with its field ids.
+    fields = (("username", username.strip()), ("password", password))
+    blank = [name for name, value in fields if not value]
+    if submitted and blank:
+        st.error(t("login_no_" + "_".join(blank)))
+    elif submitted:
         try:
             client.login(username.strip(), password)
         except AuthError:
