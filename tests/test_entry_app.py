@@ -6,7 +6,8 @@ import re
 from pathlib import Path
 
 from tests.live_api import login
-from vigilante.client import VigilanteClient
+from vigilante.client import ApiUnreachable, VigilanteClient
+from vigilante.ui import escape_md
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -144,6 +145,40 @@ def test_any_csv_through_the_column_mapping(live_api, open_app):
     assert "1 despesa a importar, 1 ignorada," in at.info[0].value
     at.button(key="imp_go").click().run()
     assert client.events()[0]["merchant"] == "Padaria Real"
+
+
+def test_an_expense_without_an_answer_is_kept_to_send_again_and_never_stored_twice(
+    live_api, open_app, monkeypatch
+):
+    """No answer to the submit: the form says the expense was not confirmed (nothing retries it
+    by itself), keeps what was typed, and sending it again stores it once even if the first
+    attempt had reached the API."""
+    at, client = logged_in_app(live_api, open_app)
+    real = VigilanteClient.post_event
+    keys = []
+
+    def lost_answer(self, expense, idempotency_key=None):
+        keys.append(idempotency_key)
+        real(self, expense, idempotency_key)  # stored, but the answer never comes back
+        raise ApiUnreachable("timed out")
+
+    monkeypatch.setattr(VigilanteClient, "post_event", lost_answer)
+    at.text_input(key="amount").input("42,50")
+    at.selectbox(key="category").select("casa")
+    at.button(key="submit").click().run()
+    assert not at.exception
+    said = (
+        f"Sem resposta da API em {live_api.url}: a despesa não foi confirmada. Envie de novo "
+        "quando a API voltar; ela não será registrada duas vezes."
+    )
+    assert red_notes(at) == [f":red[:material/error: {escape_md(said)}]"]
+    assert not at.error  # no "fix the fields": none is wrong
+    assert at.text_input(key="amount").value == "42,50"
+    monkeypatch.setattr(VigilanteClient, "post_event", real)
+    at.button(key="submit").click().run()
+    assert not at.exception and not red_notes(at)
+    assert [e["amount"] for e in client.events()] == [42.5]
+    assert keys[0]
 
 
 def test_api_down_banner(dead_url, open_app):

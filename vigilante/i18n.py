@@ -157,7 +157,13 @@ STRINGS: dict[str, dict[str, str]] = {
     "submit": {"pt-BR": "Enviar", "en": "Submit"},
     "fix_fields": {
         "pt-BR": "Corrija os campos marcados.",
-        "en": "Please fix the fields marked below.",
+        "en": "Please fix the fields marked in red.",
+    },
+    "submit_unreachable": {
+        "pt-BR": "Sem resposta da API em {url}: a despesa não foi confirmada. Envie de novo "
+        "quando a API voltar; ela não será registrada duas vezes.",
+        "en": "No answer from the API at {url}: the expense was not confirmed. Send it again "
+        "once the API is back; it will not be stored twice.",
     },
     "verdict_anomaly": {
         "pt-BR": "Parece estranha: gravidade {severity}",
