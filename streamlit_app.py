@@ -108,8 +108,13 @@ def submit(api: VigilanteClient, values: dict) -> None:
     the amount's own reason replaces the API's "required"."""
     body, amount_error = build_expense(values)
     own = {"amount": amount_error} if amount_error else {}
+    # The same expense sent again after no answer keeps its Idempotency-Key: if the first
+    # attempt was stored after all (a timeout, a dropped connection), it is not stored twice.
+    pending = st.session_state.get("pending_expense")
+    key = pending[1] if pending and pending[0] == body else uuid.uuid4().hex
+    st.session_state["pending_expense"] = (body, key)
     try:
-        stored = api.post_event(body)
+        stored = api.post_event(body, idempotency_key=key)
     except InvalidInput as exc:
         errors = i18n.field_errors(exc.errors, lang) | own
         beside = {f: m for f, m in errors.items() if f in FIELDS}
@@ -117,16 +122,14 @@ def submit(api: VigilanteClient, values: dict) -> None:
         st.session_state["entry_errors"] = beside | ({"form": other} if other else {})
         st.session_state.pop("verdict", None)
         return
-    except ApiUnreachable:
-        seconds = f"{settings.refresh_seconds:g}"
-        st.session_state["entry_errors"] = own | {
-            "form": t("api_down", url=api.base_url, seconds=seconds)
-        }
+    except ApiUnreachable:  # nothing retries it: the form keeps it to be sent again
+        st.session_state["entry_errors"] = own | {"form": t("submit_unreachable", url=api.base_url)}
         return
     except ApiError as exc:
         st.session_state["entry_errors"] = own | {"form": t("api_error", message=exc.message)}
         return
     st.session_state["entry_errors"] = {}
+    st.session_state.pop("pending_expense", None)
     st.session_state["verdict"] = stored
     st.session_state["clear_form"] = True
 
@@ -193,7 +196,7 @@ def entry_form(api: VigilanteClient) -> None:
         }
         submit(api, values)
         st.rerun()
-    if st.session_state.get("entry_errors"):
+    if set(st.session_state.get("entry_errors", {})) & set(FIELDS):
         st.error(t("fix_fields"))
 
 
