@@ -273,15 +273,21 @@ def simulated(count: int, rate: float, seed: int):
 
 def simulate_tab(api: VigilanteClient) -> None:
     st.caption(t("sim_intro"))
+    if "sim_next_seed" in st.session_state:  # (a widget's value is set before it is drawn)
+        st.session_state["sim_seed"] = st.session_state.pop("sim_next_seed")
     with st.form("simulate", border=True):
         cols = st.columns(3)
         count = cols[0].number_input(t("sim_count"), 1, 5000, 50, key="sim_count")
         rate = cols[1].number_input(t("sim_rate"), 0, 50, 5, key="sim_rate")
-        seed = cols[2].number_input(t("sim_seed"), 0, 2**31 - 1, 0, key="sim_seed")
+        seed = cols[2].number_input(
+            t("sim_seed"), 0, 2**31 - 1, 0, help=t("sim_seed_help"), key="sim_seed"
+        )
         go = st.form_submit_button(t("sim_go"), type="primary", key="sim_go")
     if not go:
         return
     items = simulated(int(count), rate / 100, int(seed))
+    # The same seed again would send the same expenses minutes later: a flood of "duplicates".
+    st.session_state["sim_next_seed"] = (int(seed) + 1) % 2**31
     bar = st.progress(0.0, text=t("sim_progress", done=0, total=len(items)))
     done = flagged = injected = caught = 0
     size = max(10, len(items) // 20)
@@ -298,7 +304,9 @@ def simulate_tab(api: VigilanteClient) -> None:
         ui.handle_session_error(api, exc)
         return
     st.success(
-        t("sim_done", count=done, flagged=flagged, caught=caught, injected=injected),
+        t("sim_done", count=done, flagged=flagged, caught=caught, injected=injected)
+        + " "
+        + t("sim_next", seed=st.session_state["sim_next_seed"]),
         icon=":material/check_circle:",
     )
 

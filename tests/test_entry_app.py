@@ -120,6 +120,23 @@ def test_simulate_sends_realistic_expenses_with_a_progress_bar(live_api, open_ap
     assert len(client.events(limit=100)) == 40
 
 
+def test_simulating_twice_sends_new_expenses_not_the_same_ones_again(live_api, open_app):
+    """Each run takes the next seed: a second click is more of the same life, not a copy of
+    the first run minutes later, which read as a flood of duplicate charges."""
+    at, client = logged_in_app(live_api, open_app)
+    at.number_input(key="sim_count").set_value(40)
+    at.number_input(key="sim_rate").set_value(0)
+    at.button(key="sim_go").click().run()
+    assert "A próxima simulação usa a semente 1." in at.success[0].value
+    at.button(key="sim_go").click().run()
+    assert not at.exception and at.number_input(key="sim_seed").value == 1
+    assert "A próxima simulação usa a semente 2." in at.success[0].value
+    stored = client.events(limit=100)
+    assert len(stored) == 80
+    codes = [r["code"] for e in stored for r in e["reasons"]]
+    assert "duplicate" not in codes and "near_duplicate" not in codes
+
+
 def test_importing_a_statement_twice_adds_nothing_the_second_time(live_api, open_app):
     at, client = logged_in_app(live_api, open_app)
     data = (FIXTURES / "nubank-fatura.csv").read_bytes()

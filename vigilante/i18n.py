@@ -183,6 +183,16 @@ STRINGS: dict[str, dict[str, str]] = {
     "sim_count": {"pt-BR": "Quantas despesas", "en": "How many expenses"},
     "sim_rate": {"pt-BR": "Anomalias injetadas (%)", "en": "Injected anomalies (%)"},
     "sim_seed": {"pt-BR": "Semente", "en": "Seed"},
+    "sim_next": {
+        "pt-BR": "A próxima simulação usa a semente {seed}.",
+        "en": "The next run uses seed {seed}.",
+    },
+    "sim_seed_help": {
+        "pt-BR": "A mesma semente gera as mesmas despesas; cada simulação passa para a seguinte, "
+        "para não reenviar as anteriores (que seriam cobranças duplicadas).",
+        "en": "The same seed makes the same expenses; each run moves on to the next one, so "
+        "that it does not send the earlier ones again (they would be duplicate charges).",
+    },
     "sim_days": {"pt-BR": "Ao longo de quantos dias", "en": "Spread over how many days"},
     "sim_go": {"pt-BR": "Simular", "en": "Simulate"},
     "sim_progress": {"pt-BR": "Enviadas {done} de {total}", "en": "Sent {done} of {total}"},
