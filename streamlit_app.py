@@ -58,7 +58,8 @@ def category_options(api: VigilanteClient) -> list[str]:
         cached = (datetime.now(UTC), own)
         st.session_state["own_categories"] = cached
     own = cached[1]
-    return own + [c for c in COMMON_CATEGORIES if c not in own]
+    folded = {c.casefold() for c in own}
+    return own + [c for c in COMMON_CATEGORIES if c.casefold() not in folded]
 
 
 def field_error(name: str) -> None:
@@ -154,9 +155,10 @@ def entry_form(api: VigilanteClient) -> None:
             )
             field_error("amount")
         with cols[1]:
+            options = category_options(api)
             category = st.selectbox(
                 t("category"),
-                category_options(api),
+                options,
                 index=None,
                 accept_new_options=True,
                 placeholder=t("category_help"),
@@ -187,7 +189,7 @@ def entry_form(api: VigilanteClient) -> None:
     if sent:
         values = {
             "amount": amount,
-            "category": category,
+            "category": ui.known_spelling(category, options),
             "merchant": merchant,
             "account": account,
             "description": description,

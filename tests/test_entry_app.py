@@ -7,7 +7,7 @@ from pathlib import Path
 
 from tests.live_api import login
 from vigilante.client import ApiUnreachable, VigilanteClient
-from vigilante.ui import escape_md
+from vigilante.ui import escape_md, known_spelling
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -118,6 +118,17 @@ def test_simulate_sends_realistic_expenses_with_a_progress_bar(live_api, open_ap
     assert not at.exception
     assert at.success and "40 despesas enviadas" in at.success[0].value
     assert len(client.events(limit=100)) == 40
+
+
+def test_a_category_typed_in_another_case_is_the_known_one():
+    """ "Saúde " typed where "saúde" is already used files the expense under that one, not
+    under a second category differing only in case (the form's own typing cannot be driven
+    from AppTest, which only picks listed options)."""
+    known = ["saúde", "mercado", "pets"]
+    assert known_spelling("Saúde ", known) == "saúde"
+    assert known_spelling("MERCADO", known) == "mercado"
+    assert known_spelling("Viagem", known) == "Viagem"
+    assert known_spelling(None, known) is None
 
 
 def test_simulating_twice_sends_new_expenses_not_the_same_ones_again(live_api, open_app):

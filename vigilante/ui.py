@@ -209,6 +209,16 @@ def handle_session_error(client: VigilanteClient, exc: ApiError) -> None:
         st.error(t("api_error", message=escape_md(exc.message)))
 
 
+def known_spelling(typed: str | None, known: list[str]) -> str | None:
+    """A category typed anew that is one of ``known`` but for case or surrounding spaces
+    ("Saúde " where "saúde" exists) is that one: otherwise it would be a category of its own
+    in the totals (the detector already reads them as one)."""
+    if typed is None:
+        return None
+    folded = typed.strip().casefold()
+    return next((c for c in known if c.casefold() == folded), typed)
+
+
 def severity_badge(level: str) -> None:
     color = {"high": "red", "medium": "orange", "low": "yellow"}.get(level, "gray")
     st.badge(i18n.severity(level, lang()).upper(), color=color)
