@@ -24,7 +24,7 @@ from vigilante.client import (
     Conflict,
     ServerError,
     VigilanteClient,
-    chunked,
+    batches,
     read_demo_credentials,
 )
 from vigilante.config import get_settings
@@ -138,7 +138,7 @@ def backfill(client: VigilanteClient, sim: Simulator, days: int, tally: Tally, l
     if days <= 0 or retrying(lambda: client.events(limit=1), tally, lang):
         return
     history = sim.history(days)
-    for chunk in chunked((item.payload for item in history), 2000):
+    for chunk in batches((item.payload for item in history), 2000):
         key = uuid.uuid4().hex
         retrying(lambda c=chunk, k=key: client.post_events(c, idempotency_key=k), tally, lang)
         tally.backfilled += len(chunk)

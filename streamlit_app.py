@@ -16,7 +16,7 @@ import pandas as pd
 import streamlit as st
 
 from vigilante import i18n, ui
-from vigilante.client import ApiError, ApiUnreachable, InvalidInput, VigilanteClient, chunked
+from vigilante.client import ApiError, ApiUnreachable, InvalidInput, VigilanteClient, batches
 from vigilante.config import get_settings
 from vigilante.importers import (
     DATE_FORMATS,
@@ -294,9 +294,9 @@ def simulate_tab(api: VigilanteClient) -> None:
     done = flagged = injected = caught = 0
     size = max(10, len(items) // 20)
     try:
-        for chunk in chunked(items, size):
-            stored = api.post_events([i.payload for i in chunk], idempotency_key=uuid.uuid4().hex)
-            for item, out in zip(chunk, stored, strict=True):
+        for chunk in batches([i.payload for i in items], size):
+            stored = api.post_events(chunk, idempotency_key=uuid.uuid4().hex)
+            for item, out in zip(items[done : done + len(chunk)], stored, strict=True):
                 flagged += out["is_anomaly"]
                 injected += item.label is not None
                 caught += item.label is not None and out["is_anomaly"]

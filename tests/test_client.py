@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
+
 import httpx
 import pytest
 
+from tests.conftest import PASSWORD
 from vigilante import i18n
 from vigilante.client import (
     ApiUnreachable,
@@ -13,6 +16,7 @@ from vigilante.client import (
     InvalidInput,
     NotFound,
     VigilanteClient,
+    batches,
     chunked,
 )
 
@@ -139,6 +143,42 @@ def test_reasons_come_in_the_clients_language(live_api):
 
 def test_chunked():
     assert [len(c) for c in chunked(({"i": i} for i in range(7)), 3)] == [3, 3, 1]
+
+
+def test_imports_and_backfills_keep_within_a_deployments_batch_limits(make_client, monkeypatch):
+    """With VIGILANTE_MAX_BATCH=3 and VIGILANTE_MAX_BODY_BYTES=2048 (the API's and the
+    clients' configuration), a statement of 14 expenses with long descriptions arrives whole,
+    in batches the API takes, instead of "Imported 0 of 14: 413"."""
+    from vigilante.config import get_settings
+    from vigilante.importers import send_statement
+
+    api = make_client(max_batch=3, max_body_bytes=2048)
+    monkeypatch.setenv("VIGILANTE_MAX_BATCH", "3")
+    monkeypatch.setenv("VIGILANTE_MAX_BODY_BYTES", "2048")
+    get_settings.cache_clear()
+    try:
+        client = VigilanteClient(str(api.base_url), http=api)
+        client.signup("lia", PASSWORD)
+        client.login("lia", PASSWORD)
+        expenses = [
+            {
+                "amount": f"{10 + i}.50",
+                "category": "mercado",
+                "merchant": "Dia",
+                "description": "compra do mês " + "x" * 400,
+                "external_id": f"line-{i}",
+                "occurred_at": f"2026-03-{i + 1:02d}T10:00:00-03:00",
+            }
+            for i in range(14)
+        ]
+        sent = list(batches(expenses, 500))
+        assert max(len(b) for b in sent) <= 3
+        assert all(len(json.dumps(b)) <= 2048 for b in sent)
+        result = send_statement(client, expenses)
+        assert (result.new, result.known) == (14, 0)
+        assert len(client.events(limit=100)) == 14
+    finally:
+        get_settings.cache_clear()
 
 
 def test_i18n_formats_money_numbers_and_times():

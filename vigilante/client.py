@@ -380,16 +380,33 @@ class VigilanteClient:
         return response.json()
 
 
-def chunked(items: Iterable[dict], size: int) -> Iterable[list[dict]]:
-    """Successive lists of at most ``size`` items (for ``post_events``)."""
+def chunked(items: Iterable[dict], size: int, max_bytes: int | None = None) -> Iterable[list[dict]]:
+    """Successive lists of at most ``size`` items (for ``post_events``), each under
+    ``max_bytes`` as a JSON body when given (an item over it alone goes alone: the API says why).
+
+    Callers pass their wish; :func:`batches` keeps it within this deployment's limits."""
     chunk: list[dict] = []
+    used = 2  # the brackets
     for item in items:
+        # json.dumps' default (spaces, ASCII escapes) is never shorter than what is sent
+        cost = len(json.dumps(item)) + 1
+        if chunk and max_bytes is not None and used + cost > max_bytes:
+            yield chunk
+            chunk, used = [], 2
         chunk.append(item)
+        used += cost
         if len(chunk) == size:
             yield chunk
-            chunk = []
+            chunk, used = [], 2
     if chunk:
         yield chunk
+
+
+def batches(items: Iterable[dict], size: int) -> Iterable[list[dict]]:
+    """:func:`chunked` within the API's limits on a batch (``VIGILANTE_MAX_BATCH`` expenses,
+    ``VIGILANTE_MAX_BODY_BYTES``), read from the configuration the API shares."""
+    settings = get_settings()
+    return chunked(items, min(size, settings.max_batch), settings.max_body_bytes)
 
 
 # -- the demo account `make run` creates --------------------------------------------------------

@@ -706,13 +706,13 @@ class ImportResult:
 def send_statement(client, expenses: list[dict], chunk_size: int = 500, on_progress=None):
     """POST ``expenses`` in chunks, each with an Idempotency-Key derived from its content (a
     retried chunk is answered from the first try); ``on_progress(done, total)``."""
-    from vigilante.client import chunked
+    from vigilante.client import batches
 
     result = ImportResult()
     newest = client.events(limit=1)
     last_id = newest[0]["id"] if newest else 0
     done = 0
-    for chunk in chunked(expenses, chunk_size):
+    for chunk in batches(expenses, chunk_size):
         key = "import-" + _digest(json.dumps(chunk, sort_keys=True))
         for stored in client.post_events(chunk, idempotency_key=key):
             if stored["id"] > last_id:
