@@ -1,9 +1,10 @@
 """Live dashboard: ``streamlit run dashboard.py`` (port 8501 under ``make run``).
 
 The page reads top to bottom: sidebar (language, login, live switch), guard (API reachable,
-logged in), then two tabs. The live part is one fragment that reruns every
-``VIGILANTE_REFRESH_SECONDS``: it asks only for expenses newer than the newest it has, plus
-``/stats``, so the rest of the page (filters, forms) keeps its state and nothing flickers.
+logged in), then the tabs. The overview and the history are fragments that rerun every
+``VIGILANTE_REFRESH_SECONDS``: each asks only for expenses newer than the newest it shows (the
+history with its filters), the overview plus ``/stats``, so the rest of the page (filters,
+loaded pages, forms) keeps its state and nothing flickers.
 """
 
 from __future__ import annotations
@@ -377,15 +378,40 @@ def history_rows(events: list[dict]) -> pd.DataFrame:
     )
 
 
+HISTORY_PAGE = 200
+
+
 def _load_more(api: VigilanteClient, state: dict) -> None:
     """The next page, fetched before the rerun draws the table (and decides the button)."""
     try:
-        page = api.events(limit=200, before_id=state["rows"][-1]["id"], **state["query"])
+        page = api.events(limit=HISTORY_PAGE, before_id=state["rows"][-1]["id"], **state["query"])
     except ApiError as exc:
         state["error"] = exc
         return
     state["rows"] += page
-    state["done"] = len(page) < 200
+    state["done"] = len(page) < HISTORY_PAGE
+    state["keep"] += HISTORY_PAGE
+
+
+def _history_news(api: VigilanteClient, state: dict) -> None:
+    """Put the expenses newer than the newest row shown (and matching the filters) on top.
+
+    Only what is new crosses the wire (``after_id``). A full page of news may leave a gap below
+    it: then that page is the list and "load more" goes on from there. The list keeps the rows
+    the user asked for (``keep``: a page per "load more"); rows pushed off the end come back
+    through "load more".
+    """
+    if not state["rows"]:
+        page = api.events(limit=HISTORY_PAGE, **state["query"])
+        state["rows"], state["done"] = page, len(page) < HISTORY_PAGE
+        return
+    fresh = api.events(limit=HISTORY_PAGE, after_id=state["rows"][0]["id"], **state["query"])
+    if len(fresh) >= HISTORY_PAGE:
+        state["rows"], state["done"], state["keep"] = fresh, False, HISTORY_PAGE
+    elif fresh:
+        rows = fresh + state["rows"]
+        state["rows"] = rows[: state["keep"]]
+        state["done"] = state["done"] and len(rows) <= state["keep"]
 
 
 def history(api: VigilanteClient) -> None:
@@ -430,14 +456,12 @@ def history(api: VigilanteClient) -> None:
     }
     state = st.session_state.get("history")
     if state is None or state["query"] != query or state["lang"] != lang:
-        state = {"query": query, "lang": lang, "rows": [], "done": False}
+        state = {"query": query, "lang": lang, "rows": [], "done": False, "keep": HISTORY_PAGE}
         st.session_state["history"] = state
     try:
         if state.get("error") is not None:  # from "load more", which ran before this rerun
             raise state.pop("error")
-        if not state["rows"] and not state["done"]:
-            page = api.events(limit=200, **query)
-            state["rows"], state["done"] = page, len(page) < 200
+        _history_news(api, state)
     except ApiError as exc:
         ui.handle_session_error(api, exc)
         return
@@ -494,6 +518,6 @@ overview_tab, history_tab, alerts_tab = st.tabs(
 with overview_tab:
     st.fragment(run_every=settings.refresh_seconds if live else None)(live_overview)(client)
 with history_tab:
-    st.fragment(history)(client)
+    st.fragment(run_every=settings.refresh_seconds if live else None)(history)(client)
 with alerts_tab:
     st.fragment(ui_alerts.alerts_tab)(client)

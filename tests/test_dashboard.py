@@ -200,3 +200,105 @@ def test_kpis_split_today_and_month():
     assert (k.today, k.month, k.month_count, k.month_anomalies) == (25.5, 75.5, 5, 1)
     assert k.month_rate == 0.2 and len(k.daily_month) == 10
     assert stats_window(now, TZ).isoformat() == "2026-02-09T00:00:00-03:00"
+
+
+def record_event_requests(monkeypatch) -> list[dict]:
+    """Every ``VigilanteClient.events`` call the dashboard makes (AppTest runs it in-process)."""
+    calls: list[dict] = []
+    original = VigilanteClient.events
+
+    def recording(self, limit=100, **params):
+        calls.append({"limit": limit} | params)
+        return original(self, limit, **params)
+
+    monkeypatch.setattr(VigilanteClient, "events", recording)
+    return calls
+
+
+def test_history_shows_new_expenses_on_refresh_with_the_filters_kept(
+    live_api, open_app, monkeypatch
+):
+    username, client = seeded_user(live_api)
+    at = login(open_app("dashboard.py", live_api.url), username)
+    at.selectbox(key="hist_category").select("mercado").run()
+    before = at.dataframe[0].value
+    assert list(before["Estabelecimento"]) == ["Dia a Dia", "Dia a Dia"]
+    calls = record_event_requests(monkeypatch)
+    client.post_event({"amount": "47.10", "category": "mercado", "merchant": "Hortifruti"})
+    client.post_event({"amount": "3.50", "category": "café", "merchant": "Café Central"})
+    at.run()  # what the History fragment's timer does every VIGILANTE_REFRESH_SECONDS
+    assert not at.exception
+    table = at.dataframe[0].value
+    assert list(table["Estabelecimento"]) == ["Hortifruti", "Dia a Dia", "Dia a Dia"]
+    assert table.iloc[1:].reset_index(drop=True).equals(before)  # new on top, the rest kept
+    assert at.selectbox(key="hist_category").value == "mercado"  # the filter is kept
+    assert any(c.value == "3 despesas exibidas." for c in at.caption)
+    # Only what is new was asked for: after the newest row shown, with the filter.
+    asked = [c for c in calls if c.get("category") == "mercado"]
+    assert asked and all(c.get("after_id") == int(before.iloc[0]["id"]) for c in asked)
+
+
+def test_history_refresh_keeps_the_pages_loaded(live_api, open_app):
+    username, password = live_api.new_user("many")
+    client = VigilanteClient(live_api.url)
+    client.login(username, password)
+    start = datetime.now(UTC) - timedelta(days=20)
+    client.post_events(
+        [
+            {"amount": f"{10 + n % 30}.50", "category": "mercado", "merchant": "Dia",
+             "occurred_at": (start + timedelta(hours=n)).isoformat()}
+            for n in range(250)
+        ]
+    )  # fmt: skip
+    at = login(open_app("dashboard.py", live_api.url), username)
+    at.button(key="hist_more").click().run()
+    loaded = at.dataframe[0].value
+    assert len(loaded) == 250
+    client.post_event({"amount": "9.99", "category": "café", "merchant": "Café Central"})
+    at.run()
+    table = at.dataframe[0].value
+    assert len(table) == 251 and table.iloc[0]["Estabelecimento"] == "Café Central"
+    assert table.iloc[1:].reset_index(drop=True).equals(loaded)
+    assert not [b for b in at.button if b.key == "hist_more"]  # still nothing more to load
+
+
+def test_history_after_more_new_expenses_than_a_page_offers_the_rest_below(live_api, open_app):
+    username, password = live_api.new_user("burst")
+    client = VigilanteClient(live_api.url)
+    client.login(username, password)
+    client.post_event({"amount": "18.90", "category": "padaria", "merchant": "Pão de Mel"})
+    at = login(open_app("dashboard.py", live_api.url), username)
+    assert len(at.dataframe[0].value) == 1
+    client.post_events(
+        [{"amount": f"{10 + n % 30}.50", "category": "mercado", "merchant": "Dia"}
+         for n in range(230)]
+    )  # fmt: skip
+    at.run()
+    assert len(at.dataframe[0].value) == 200  # the newest page, no gap inside it
+    at.button(key="hist_more").click().run()
+    table = at.dataframe[0].value
+    assert len(table) == 231 and table.iloc[-1]["Estabelecimento"] == "Pão de Mel"
+    assert table["id"].is_unique
+
+
+def test_history_refreshes_on_the_timer(live_api, open_app, monkeypatch):
+    import streamlit
+
+    username, _ = seeded_user(live_api)
+    timers: dict[str, object] = {}
+    original = streamlit.fragment
+
+    def recording(func=None, *, run_every=None):
+        def wrap(f):
+            timers[f.__name__] = run_every
+            return original(f, run_every=run_every)
+
+        return wrap(func) if func is not None else wrap
+
+    monkeypatch.setattr(streamlit, "fragment", recording)
+    at = login(open_app("dashboard.py", live_api.url, VIGILANTE_REFRESH_SECONDS="7"), username)
+    assert not at.exception
+    assert timers["live_overview"] == 7
+    assert timers["history"] == 7
+    at.toggle(key="live").set_value(False).run()  # paused: no timer anywhere
+    assert timers["history"] is None
