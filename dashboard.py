@@ -1,10 +1,10 @@
 """Live dashboard: ``streamlit run dashboard.py`` (port 8501 under ``make run``).
 
 The page reads top to bottom: sidebar (language, login, live switch), guard (API reachable,
-logged in), then the tabs. The overview and the history are fragments that rerun every
-``VIGILANTE_REFRESH_SECONDS``: each asks only for expenses newer than the newest it shows (the
-history with its filters), the overview plus ``/stats``, so the rest of the page (filters,
-loaded pages, forms) keeps its state and nothing flickers.
+logged in), then the tabs. The overview, the history and the alerts list are fragments that
+rerun every ``VIGILANTE_REFRESH_SECONDS``: the first two ask only for expenses newer than the
+newest they show (the history with its filters), the overview also for ``/stats``, so the rest
+of the page (filters, loaded pages, forms) keeps its state and nothing flickers.
 """
 
 from __future__ import annotations
@@ -520,4 +520,4 @@ with overview_tab:
 with history_tab:
     st.fragment(run_every=settings.refresh_seconds if live else None)(history)(client)
 with alerts_tab:
-    st.fragment(ui_alerts.alerts_tab)(client)
+    st.fragment(ui_alerts.alerts_tab)(client, settings.refresh_seconds if live else None)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime, timedelta
 
 from tests.live_api import login
 from vigilante.client import VigilanteClient
@@ -106,3 +107,23 @@ def test_rules_read_as_a_sentence():
     assert (
         describe(rule) == "Gasto de madrugada · acima de R$ 50,00 · das 22:00 às 06:00 · cartão-1"
     )
+
+
+def test_open_alerts_newest_first_by_the_time_they_show(live_api, open_app):
+    username, password = live_api.new_user("order")
+    client = VigilanteClient(live_api.url)
+    client.login(username, password)
+    client.add_rule({"name": "Compra grande", "kind": "amount_over", "amount": "100"})
+    now = datetime.now(UTC)
+    # Each account its own alert; the second alert is about an earlier expense.
+    for account, hours_ago in (("Nubank", 1), ("Itaú", 5), ("Inter", 3)):
+        client.post_event(
+            {"amount": "150", "category": "lazer", "merchant": "Cinema", "account": account,
+             "occurred_at": (now - timedelta(hours=hours_ago)).isoformat()}
+        )  # fmt: skip
+    wait_for(lambda: client.alert_summary()["open"] >= 3)
+    by_id = {a["account"]: a["id"] for a in client.alerts(state="open")}
+    at = login(open_app("dashboard.py", live_api.url), username)
+    assert not at.exception
+    shown = [b.key for b in at.button if b.key and b.key.startswith("ack_")]
+    assert shown == [f"ack_{by_id[a]}" for a in ("Nubank", "Inter", "Itaú")]

@@ -281,7 +281,7 @@ def test_history_after_more_new_expenses_than_a_page_offers_the_rest_below(live_
     assert table["id"].is_unique
 
 
-def test_history_refreshes_on_the_timer(live_api, open_app, monkeypatch):
+def test_history_and_alerts_refresh_on_the_timer(live_api, open_app, monkeypatch):
     import streamlit
 
     username, _ = seeded_user(live_api)
@@ -300,5 +300,6 @@ def test_history_refreshes_on_the_timer(live_api, open_app, monkeypatch):
     assert not at.exception
     assert timers["live_overview"] == 7
     assert timers["history"] == 7
+    assert timers["alert_panel"] == 7
     at.toggle(key="live").set_value(False).run()  # paused: no timer anywhere
-    assert timers["history"] is None
+    assert timers["history"] is None and timers["alert_panel"] is None

@@ -8,6 +8,8 @@ from :mod:`vigilante.i18n`. ``dashboard.py`` calls :func:`sidebar_count` and
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import pandas as pd
 import streamlit as st
 
@@ -75,23 +77,47 @@ def tab_label(client: VigilanteClient) -> str:
 # -- the tab ----------------------------------------------------------------------------------
 
 
-def alerts_tab(client: VigilanteClient) -> None:
+def alerts_tab(client: VigilanteClient, run_every: float | None = None) -> None:
+    """The alerts list refreshes every ``run_every`` seconds in a fragment of its own; the
+    budgets and rules beside it, with their forms, rerun only when the user acts on them."""
+    left, right = st.columns([3, 2])
+    with left:
+        st.fragment(run_every=run_every)(alert_panel)(client)
+    with right:
+        _show_error()
+        try:
+            budgets = client.budgets()
+            rules = client.rules()
+        except ApiError as exc:
+            ui.handle_session_error(client, exc)
+            return
+        budget_panel(client, budgets)
+        rule_panel(client, rules)
+
+
+def _show_error() -> None:
+    """What the last button failed with, in whichever part reruns first after it."""
     if ERROR_KEY in st.session_state:
         st.error(st.session_state.pop(ERROR_KEY))
+
+
+def newest_first(alerts: list[dict]) -> list[dict]:
+    """By the time each card shows (its latest expense): the API pages by id, and an older
+    alert that a new expense joined would sit below younger ones with earlier times."""
+    return sorted(
+        alerts, key=lambda a: (datetime.fromisoformat(a["last_at"]), a["id"]), reverse=True
+    )
+
+
+def alert_panel(client: VigilanteClient) -> None:
+    _show_error()
     try:
         open_alerts = client.alerts(limit=50, state="open")
         acked = client.alerts(limit=20, state="acked")
-        budgets = client.budgets()
-        rules = client.rules()
     except ApiError as exc:
         ui.handle_session_error(client, exc)
         return
-    left, right = st.columns([3, 2])
-    with left:
-        alert_list(client, open_alerts, acked)
-    with right:
-        budget_panel(client, budgets)
-        rule_panel(client, rules)
+    alert_list(client, newest_first(open_alerts), newest_first(acked))
 
 
 def alert_list(client: VigilanteClient, open_alerts: list[dict], acked: list[dict]) -> None:
