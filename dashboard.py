@@ -33,16 +33,22 @@ t = ui.t
 client = ui.session_client()
 
 ZONE = ZoneInfo(settings.timezone)
-# Six figures side by side beside the sidebar: a slightly smaller number keeps R$ millions whole.
+# Six figures side by side beside the sidebar: a slightly smaller number keeps millions whole.
 METRIC_CSS = "<style>[data-testid='stMetricValue'] {font-size: 1.8rem;}</style>"
 SEVERITY_COLORS = {"none": "#9aa5b1", "low": "#f2c94c", "medium": "#f2994a", "high": "#eb5757"}
 ACCENT = "#2f80ed"
 ANOMALY = "#eb5757"
 
-# Charts speak the user's language: decimal comma and Portuguese month names in pt-BR.
+# Charts speak the user's language: decimal comma and Portuguese month names in pt-BR; their
+# currency is the deployment's, the one the totals they draw are in.
 D3_LOCALE = {
     "pt-BR": {
-        "number": {"decimal": ",", "thousands": ".", "grouping": [3], "currency": ["R$ ", ""]},
+        "number": {
+            "decimal": ",",
+            "thousands": ".",
+            "grouping": [3],
+            "currency": [i18n.currency_prefix(settings.currency, "pt-BR"), ""],
+        },
         "time": {
             "dateTime": "%A, %e de %B de %Y. %X",
             "date": "%d/%m/%Y",
@@ -81,7 +87,12 @@ D3_LOCALE = {
         },
     },
     "en": {
-        "number": {"decimal": ".", "thousands": ",", "grouping": [3], "currency": ["R$", ""]},
+        "number": {
+            "decimal": ".",
+            "thousands": ",",
+            "grouping": [3],
+            "currency": [i18n.currency_prefix(settings.currency, "en"), ""],
+        },
     },
 }
 
@@ -90,8 +101,14 @@ def chart(spec: alt.TopLevelMixin) -> None:
     st.altair_chart(spec.configure(locale=D3_LOCALE[lang]), width="stretch")
 
 
-def money(value: float) -> str:
-    return i18n.money(value, lang)
+def money(value: float, currency: str | None = None) -> str:
+    """An expense's amount in its own ``currency``; a total (no currency) in the deployment's."""
+    return i18n.money(value, lang, currency or settings.currency)
+
+
+def total_label(row: dict) -> str:
+    """A /stats total with what other currencies add beside it: ``R$ 10,00 + € 5,00``."""
+    return i18n.money_and_others(row["total"], row["other_totals"], lang, settings.currency)
 
 
 def last_seen(moment: str | None) -> str:
@@ -109,22 +126,31 @@ def last_seen(moment: str | None) -> str:
 
 def show_kpis(stats: dict, new_count: int) -> None:
     k = kpis(stats, datetime.now(UTC), settings.timezone)
+    # The delta line under a figure: new expenses under the count; under a sum, what was spent
+    # in other currencies (adding them would need exchange rates we do not have).
     figures = [
-        (t("kpi_today"), money(k.today), None),
-        (t("kpi_month"), money(k.month), None),
-        (t("kpi_count"), i18n.number(k.month_count, lang), new_count),
-        (t("kpi_anomalies"), i18n.number(k.month_anomalies, lang), None),
-        (t("kpi_rate"), i18n.percent(k.month_rate, lang), None),
-        (t("kpi_last"), last_seen(k.last_event_at), None),
+        (t("kpi_today"), money(k.today), i18n.others_text(k.today_others, lang)),
+        (t("kpi_month"), money(k.month), i18n.others_text(k.month_others, lang)),
+        (
+            t("kpi_count"),
+            i18n.number(k.month_count, lang),
+            new_count and t("kpi_new", count=new_count),
+        ),
+        (t("kpi_anomalies"), i18n.number(k.month_anomalies, lang), ""),
+        (t("kpi_rate"), i18n.percent(k.month_rate, lang), ""),
+        (t("kpi_last"), last_seen(k.last_event_at), ""),
     ]
+    others_help = t("kpi_others_help", currency=settings.currency)
     # A wrapping row: six across on a wide screen, two or three per line on a phone.
     with st.container(horizontal=True, gap="small"):
-        for label, value, new in figures:
+        for i, (label, value, delta) in enumerate(figures):
             st.metric(
                 label,
                 value,
-                delta=t("kpi_new", count=new) if new else None,
+                delta=delta or None,
                 delta_color="off",
+                delta_arrow="off" if i < 2 else "auto",
+                help=others_help if i < 2 and delta else None,
                 border=True,
             )
 
@@ -136,7 +162,7 @@ def daily_chart(stats: dict) -> None:
         st.caption(t("no_expenses"))
         return
     days["day"] = pd.to_datetime(days["day"])
-    days["label"] = days["total"].map(money)
+    days["label"] = [total_label(d) for d in stats["by_day"]]
     base = alt.Chart(days).encode(
         x=alt.X("day:T", title=None, axis=alt.Axis(format="%d/%m" if lang == "pt-BR" else "%b %d"))
     )
@@ -168,8 +194,8 @@ def category_chart(stats: dict) -> None:
     if rows.empty:
         st.caption(t("no_expenses"))
         return
+    rows["label"] = [total_label(c) for c in stats["by_category"]]
     rows = rows.nlargest(10, "total")
-    rows["label"] = rows["total"].map(money)
     bars = (
         alt.Chart(rows)
         .mark_bar(color=ACCENT, cornerRadiusTopRight=3, cornerRadiusBottomRight=3)
@@ -223,7 +249,7 @@ def stream_chart(feed: LiveFeed) -> None:
             "id": e["id"],
             "when": i18n.when(e["occurred_at"], lang, settings.timezone),
             "amount": e["amount"],
-            "label": money(e["amount"]),
+            "label": money(e["amount"], e["currency"]),
             "merchant": e["merchant"] or "—",
             "severity": e["severity"] if e["is_anomaly"] else "none",
             "sev": i18n.severity(e["severity"] if e["is_anomaly"] else "none", lang),
@@ -277,7 +303,8 @@ def anomaly_card(feed: LiveFeed, e: dict) -> None:
         merchant, account = (ui.escape_md(e[k] or "—") for k in ("merchant", "account"))
         st.markdown(
             f":{color}-badge[{i18n.severity(e['severity'], lang).upper()}] "
-            f"**{money(e['amount'])}** · {merchant} · {ui.escape_md(e['category'])}  \n"
+            f"**{money(e['amount'], e['currency'])}** · {merchant} · "
+            f"{ui.escape_md(e['category'])}  \n"
             f":gray[{account} · {i18n.when(e['occurred_at'], lang, settings.timezone)} · "
             f"{t('score')} {ui.risk(e['score'])}]"
         )
@@ -349,10 +376,10 @@ def history_rows(events: list[dict]) -> pd.DataFrame:
             {
                 "id": e["id"],
                 t("when"): i18n.when(e["occurred_at"], lang, settings.timezone),
-                t("amount"): money(e["amount"]),
+                t("amount"): money(e["amount"], e["currency"]),
                 t("category"): e["category"],
-                t("merchant"): e["merchant"],
-                t("account"): e["account"],
+                t("merchant"): e["merchant"] or "",  # not "None" in an empty cell
+                t("account"): e["account"] or "",
                 t("score"): ui.risk_cells(e["score"]),
                 t("anomaly"): i18n.severity(e["severity"], lang) if e["is_anomaly"] else "",
                 t("reasons"): "; ".join(r["message"] for r in e["reasons"]),

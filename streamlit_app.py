@@ -150,8 +150,11 @@ def entry_form(api: VigilanteClient) -> None:
     with st.form("expense", border=True):
         cols = st.columns(2)
         with cols[0]:
+            # The form sends no currency: the API stores the amount in the deployment's.
             amount = st.text_input(
-                f"{t('amount')} (R$)", placeholder=t("amount_help"), key="amount"
+                t("amount_in", symbol=i18n.currency_symbol(settings.currency, lang)),
+                placeholder=t("amount_help"),
+                key="amount",
             )
             field_error("amount")
         with cols[1]:
@@ -221,7 +224,7 @@ def verdict() -> None:
             t(
                 "verdict_stored",
                 id=e["id"],
-                amount=i18n.money(e["amount"], lang),
+                amount=i18n.money(e["amount"], lang, e["currency"]),
                 category=ui.escape_md(e["category"]),
             )
         )
@@ -241,9 +244,9 @@ def recent(api: VigilanteClient) -> None:
         [
             {
                 t("when"): i18n.when(e["occurred_at"], lang, settings.timezone),
-                t("amount"): i18n.money(e["amount"], lang),
+                t("amount"): i18n.money(e["amount"], lang, e["currency"]),
                 t("category"): e["category"],
-                t("merchant"): e["merchant"],
+                t("merchant"): e["merchant"] or "",
                 t("score"): ui.risk_cells(e["score"]),
                 t("anomaly"): i18n.severity(e["severity"], lang) if e["is_anomaly"] else "",
             }
@@ -372,6 +375,15 @@ def row_note(row) -> str:
     return t(f"skip_{row.note}") if row.note else ""
 
 
+def preview_amount(row) -> str:
+    """The file's amount, sign and all (it tells a charge from a payment), written like every
+    other amount, in the currency the expense will be stored in."""
+    if row.amount is None:
+        return ""
+    currency = (row.expense or {}).get("currency") or settings.currency
+    return i18n.money(row.amount, lang, currency)
+
+
 def import_tab(api: VigilanteClient) -> None:
     st.caption(t("imp_intro"))
     upload = st.file_uploader(t("imp_file"), type=["csv", "ofx", "txt"], key="imp_file")
@@ -409,9 +421,9 @@ def import_tab(api: VigilanteClient) -> None:
         [
             {
                 t("imp_line"): r.line,
-                t("date"): r.day,
+                t("date"): i18n.day(r.day, lang),
                 t("description"): r.text,
-                t("amount"): float(r.amount) if r.amount is not None else None,
+                t("amount"): preview_amount(r),
                 t("category"): r.expense["category"] if r.expense else "",
                 t("imp_status"): t(f"imp_st_{r.status}"),
                 t("imp_note"): row_note(r),

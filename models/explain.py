@@ -99,17 +99,23 @@ MONEY = {
 }
 
 
-def format_money(cents: int | float, currency: str = "BRL", lang: str = "pt-BR") -> str:
-    """``R$ 1.234,56`` in pt-BR, ``R$1,234.56`` in English."""
-    value = Decimal(int(round(cents))) / 100
+def currency_prefix(currency: str, lang: str = "pt-BR") -> str:
+    """What goes before the digits: ``"R$ "`` in pt-BR, ``"R$"`` in English, ``"GBP "``."""
     symbol = {"BRL": "R$", "USD": "US$" if lang == "pt-BR" else "$", "EUR": "€"}.get(
         currency, currency
     )
-    text = f"{value:,.2f}"
+    if lang == "pt-BR" or (len(symbol) > 3 or symbol.isalpha()):
+        return f"{symbol} "
+    return symbol
+
+
+def format_money(cents: int | float, currency: str = "BRL", lang: str = "pt-BR") -> str:
+    """``R$ 1.234,56`` in pt-BR, ``R$1,234.56`` in English; a minus goes before the symbol."""
+    value = Decimal(int(round(cents))) / 100
+    text = f"{abs(value):,.2f}"
     if lang == "pt-BR":
         text = text.replace(",", "_").replace(".", ",").replace("_", ".")
-        return f"{symbol} {text}"
-    return f"{symbol}{text}" if len(symbol) <= 3 and not symbol.isalpha() else f"{symbol} {text}"
+    return ("-" if value < 0 else "") + currency_prefix(currency, lang) + text
 
 
 def _number(value: float, lang: str, digits: int = 1) -> str:

@@ -1,9 +1,9 @@
 """A real API for client tests: uvicorn in a subprocess on a free loopback port, own data folder.
 
 ``tests/conftest.py`` registers this module as a plugin, so every test can ask for
-``live_api``, ``live_api_auth_off`` or ``dead_url``. ``live_api`` is module-scoped (one server
-per test module, a few seconds to start); tests keep apart by signing up their own users
-(``api.new_user()``).
+``live_api``, ``live_api_auth_off``, ``live_api_usd`` (VIGILANTE_CURRENCY=USD) or ``dead_url``.
+``live_api`` is module-scoped (one server per test module, a few seconds to start); tests keep
+apart by signing up their own users (``api.new_user()``).
 """
 
 from __future__ import annotations
@@ -42,6 +42,7 @@ def clean_env(**overrides: str) -> dict:
 class LiveApi:
     data_dir: Path
     auth: str = "on"
+    env: dict[str, str] = field(default_factory=dict)  # more VIGILANTE_* settings
     port: int = field(default_factory=free_port)
     process: subprocess.Popen | None = None
 
@@ -54,6 +55,7 @@ class LiveApi:
             VIGILANTE_DATA_DIR=str(self.data_dir),
             VIGILANTE_DATABASE_URL=f"sqlite:///{self.data_dir / 'vigilante.db'}",
             VIGILANTE_AUTH=self.auth,
+            **self.env,
         )
         self.process = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", "app:app", "--host", "127.0.0.1"]
@@ -111,6 +113,15 @@ def live_api(tmp_path_factory):
 @pytest.fixture(scope="module")
 def live_api_auth_off(tmp_path_factory):
     api = LiveApi(tmp_path_factory.mktemp("api-data-local"), auth="off").start()
+    yield api
+    api.stop()
+
+
+@pytest.fixture(scope="module")
+def live_api_usd(tmp_path_factory):
+    """An API whose deployment currency is the US dollar (VIGILANTE_CURRENCY=USD)."""
+    data_dir = tmp_path_factory.mktemp("api-data-usd")
+    api = LiveApi(data_dir, env={"VIGILANTE_CURRENCY": "USD"}).start()
     yield api
     api.stop()
 

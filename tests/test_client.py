@@ -182,8 +182,16 @@ def test_imports_and_backfills_keep_within_a_deployments_batch_limits(make_clien
 
 
 def test_i18n_formats_money_numbers_and_times():
-    assert i18n.money(1234.56) == "R$ 1.234,56"
-    assert i18n.money(1234.56, "en") == "R$1,234.56"
+    assert i18n.money(1234.56, "pt-BR", "BRL") == "R$ 1.234,56"
+    assert i18n.money(1234.56, "en", "BRL") == "R$1,234.56"
+    assert i18n.money(1234.56, "pt-BR", "USD") == "US$ 1.234,56"
+    assert i18n.money(1234.56, "en", "USD") == "$1,234.56"
+    assert i18n.money(1234.56, "pt-BR", "EUR") == "€ 1.234,56"
+    assert i18n.money(1234.56, "en", "EUR") == "€1,234.56"
+    assert i18n.money(-37.79, "pt-BR", "BRL") == "-R$ 37,79"  # the sign before the symbol
+    assert i18n.money_and_others(10, {"EUR": 5}, "pt-BR", "BRL") == "R$ 10,00 + € 5,00"
+    assert i18n.day("2026-10-01", "pt-BR") == "01/10/2026"
+    assert i18n.day("2026-10-01", "en") == "2026-10-01"
     assert i18n.percent(0.034) == "3,4%"
     assert i18n.when("2026-03-02T15:30:00Z") == "02/03/2026 12:30"
     assert i18n.when("2026-03-02T15:30:00Z", "en") == "2026-03-02 12:30"

@@ -303,3 +303,35 @@ def test_history_and_alerts_refresh_on_the_timer(live_api, open_app, monkeypatch
     assert timers["alert_panel"] == 7
     at.toggle(key="live").set_value(False).run()  # paused: no timer anywhere
     assert timers["history"] is None and timers["alert_panel"] is None
+
+
+def test_a_usd_deployment_shows_dollars_everywhere(live_api_usd, open_app):
+    username, client = seeded_user(live_api_usd)
+    client.post_event({"amount": "7.00", "category": "café"})  # no merchant, no account
+    at = login(open_app("dashboard.py", live_api_usd.url, VIGILANTE_CURRENCY="USD",
+                        VIGILANTE_LANG="en"), username)  # fmt: skip
+    assert not at.exception
+    shown = metrics(at)
+    assert shown["Spent this month"] == "$450.60"
+    assert shown["Expenses this month"] == "4"
+    text = "\n".join(m.value for m in at.markdown)
+    assert "**$212.35** · Dia a Dia · mercado" in text
+    assert "R$" not in text
+    history = at.dataframe[0].value
+    assert list(history["Amount"]) == ["$7.00", "$212.35", "$212.35", "$18.90"]
+    coffee = history.iloc[0]
+    assert coffee["Merchant"] == "" and coffee["Account / card"] == ""  # not "None"
+
+
+def test_an_expense_in_another_currency_is_counted_and_shown_in_its_own(live_api, open_app):
+    username, client = seeded_user(live_api)
+    client.post_event({"amount": "5000.00", "currency": "EUR", "category": "viagem",
+                       "merchant": "Hotel Lisboa"})  # fmt: skip
+    at = login(open_app("dashboard.py", live_api.url), username)
+    assert not at.exception
+    shown = metrics(at)
+    assert shown["Despesas no mês"] == "4"  # the euro expense is one of them
+    assert shown["Gasto no mês"] == "R$ 443,60"  # reais only: no exchange rate is assumed
+    spent = next(m for m in at.metric if m.label == "Gasto no mês")
+    assert "+ € 5.000,00" in str(spent.proto.delta)  # but the euros are there, apart
+    assert at.dataframe[0].value["Valor"].iloc[0] == "€ 5.000,00"

@@ -209,6 +209,40 @@ def test_an_expense_without_an_answer_is_kept_to_send_again_and_never_stored_twi
     assert keys[0]
 
 
+def test_a_usd_deployment_asks_and_answers_in_dollars(live_api_usd, open_app):
+    at, client = logged_in_app(
+        live_api_usd, open_app, VIGILANTE_CURRENCY="USD", VIGILANTE_LANG="en"
+    )
+    assert at.text_input(key="amount").label == "Amount ($)"
+    at.text_input(key="amount").input("12.34")
+    at.selectbox(key="category").select("casa")
+    at.button(key="submit").click().run()
+    assert not at.exception
+    [stored] = client.events()
+    assert stored["currency"] == "USD"
+    assert any(f"Expense #{stored['id']} stored: $12.34" in c.value for c in at.caption)
+    assert at.dataframe[0].value.iloc[0]["Amount"] == "$12.34"  # the recent entries
+
+
+def test_an_expense_in_euros_is_shown_in_euros(live_api, open_app):
+    at, client = logged_in_app(live_api, open_app)
+    client.post_event({"amount": "5000.00", "currency": "EUR", "category": "viagem"})
+    at.run()
+    assert not at.exception
+    recent = at.dataframe[0].value.iloc[0]
+    assert recent["Valor"] == "€ 5.000,00" and recent["Estabelecimento"] == ""
+
+
+def test_the_import_preview_writes_amounts_and_dates_like_the_rest(live_api, open_app):
+    at, _ = logged_in_app(live_api, open_app)
+    data = "Data;Histórico;Valor\n01/10/2026;Padaria Real;-37,79\n02/10/2026;Pix recebido;50,00\n"
+    at.file_uploader(key="imp_file").upload("banco.csv", data.encode(), "text/csv").run()
+    assert not at.exception
+    preview = at.dataframe[-1].value
+    assert list(preview["Valor"]) == ["-R$ 37,79", "R$ 50,00"]
+    assert list(preview["Data"]) == ["01/10/2026", "02/10/2026"]
+
+
 def test_api_down_banner(dead_url, open_app):
     at = open_app("streamlit_app.py", dead_url)
     assert not at.exception

@@ -174,6 +174,32 @@ def test_stats_default_to_the_last_30_days(client, auth):
     assert s["count"] == 1
 
 
+def test_stats_count_every_currency_and_keep_other_totals_apart(client, auth):
+    for amount, currency, when in [
+        (10, None, "2026-03-02T10:00:00-03:00"),
+        (5000, "EUR", "2026-03-02T11:00:00-03:00"),
+        (7, "USD", "2026-03-03T09:00:00-03:00"),
+    ]:
+        body = {"amount": amount, "category": "viagem", "occurred_at": when}
+        r = client.post("/event", json=body | ({"currency": currency} if currency else {}),
+                        headers=auth)  # fmt: skip
+        assert r.status_code == 201, r.text
+    window = {"from": "2026-03-01T00:00:00-03:00", "to": "2026-04-01T00:00:00-03:00"}
+    s = client.get("/stats", params=window, headers=auth).json()
+    assert s["currency"] == "BRL" and s["total"] == 10 and s["count"] == 3
+    assert s["other_totals"] == {"EUR": 5000, "USD": 7}
+    assert [(d["day"], d["count"], d["total"], d["other_totals"]) for d in s["by_day"]] == [
+        ("2026-03-02", 2, 10, {"EUR": 5000}),
+        ("2026-03-03", 1, 0, {"USD": 7}),
+    ]
+    [travel] = s["by_category"]
+    assert (travel["count"], travel["total"], travel["other_totals"]) == (
+        3, 10, {"EUR": 5000, "USD": 7},
+    )  # fmt: skip
+    in_euros = client.get("/stats", params=window | {"currency": "EUR"}, headers=auth).json()
+    assert in_euros["total"] == 5000 and in_euros["other_totals"] == {"BRL": 10, "USD": 7}
+
+
 def test_feedback_is_stored(client, auth):
     created = client.post("/event", json=EXPENSE, headers=auth).json()
     r = client.post(f"/events/{created['id']}/feedback", json={"label": "legit"}, headers=auth)

@@ -59,8 +59,10 @@ class LiveFeed:
 
 @dataclass
 class Kpis:
-    today: float
+    today: float  # in the stats' currency
     month: float
+    today_others: dict[str, float]  # spent in other currencies, never converted
+    month_others: dict[str, float]
     month_count: int
     month_anomalies: int
     month_rate: float
@@ -86,6 +88,8 @@ def kpis(stats: dict, now: datetime, tz: str) -> Kpis:
     return Kpis(
         today=days[today]["total"] if today in days else 0.0,
         month=sum(d["total"] for d in in_month),
+        today_others=_others([days[today]] if today in days else []),
+        month_others=_others(in_month),
         month_count=count,
         month_anomalies=anomalies,
         month_rate=anomalies / count if count else 0.0,
@@ -97,3 +101,12 @@ def kpis(stats: dict, now: datetime, tz: str) -> Kpis:
             for i in range((today - month_start).days + 1)
         ],
     )
+
+
+def _others(stat_days: list[dict]) -> dict[str, float]:
+    """Other currencies' totals over some days of ``/stats``, by currency code."""
+    cents: dict[str, int] = {}
+    for d in stat_days:
+        for code, value in d.get("other_totals", {}).items():
+            cents[code] = cents.get(code, 0) + round(value * 100)
+    return {code: value / 100 for code, value in sorted(cents.items())}

@@ -1,17 +1,18 @@
 """Every string the dashboard, the entry app and demo.py show, in Brazilian Portuguese and English.
 
 ``t("key", lang, **values)`` looks a string up (falling back to pt-BR, then to the key itself);
-``money`` writes ``R$ 1.234,56`` in pt-BR; ``field_error`` turns one item of the API's 422
+``money`` writes an amount in its currency (``R$ 1.234,56``, ``US$ 1.234,56`` in pt-BR;
+``$1,234.56`` in English); ``field_error`` turns one item of the API's 422
 ``detail`` into a sentence in the user's language, keeping the API's own message when the error
 type is not one we know.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from models.explain import format_money, plural
+from models.explain import currency_prefix, format_money, plural
 
 LANGS = ("pt-BR", "en")
 LANG_NAMES = {"pt-BR": "Português (Brasil)", "en": "English"}
@@ -64,6 +65,7 @@ STRINGS: dict[str, dict[str, str]] = {
     "sev_high": {"pt-BR": "alta", "en": "high"},
     "score": {"pt-BR": "Pontuação", "en": "Score"},
     "amount": {"pt-BR": "Valor", "en": "Amount"},
+    "amount_in": {"pt-BR": "Valor ({symbol})", "en": "Amount ({symbol})"},
     "category": {"pt-BR": "Categoria", "en": "Category"},
     "merchant": {"pt-BR": "Estabelecimento", "en": "Merchant"},
     "account": {"pt-BR": "Conta / cartão", "en": "Account / card"},
@@ -95,6 +97,11 @@ STRINGS: dict[str, dict[str, str]] = {
     "kpi_rate": {"pt-BR": "Taxa de anomalias", "en": "Anomaly rate"},
     "kpi_last": {"pt-BR": "Última despesa", "en": "Last expense"},
     "kpi_new": {"pt-BR": "+{count} agora", "en": "+{count} just now"},
+    "kpi_others_help": {
+        "pt-BR": "Total em {currency}; o que foi gasto em outras moedas aparece à parte, sem "
+        "conversão.",
+        "en": "Total in {currency}; spending in other currencies is shown apart, not converted.",
+    },
     "chart_days": {"pt-BR": "Gastos por dia (30 dias)", "en": "Spending per day (30 days)"},
     "chart_days_help": {
         "pt-BR": "Pontos vermelhos: dias com anomalias (tamanho = quantidade).",
@@ -351,7 +358,7 @@ STRINGS |= {
     "bud_heading": {"pt-BR": "Orçamentos mensais", "en": "Monthly budgets"},
     "bud_add": {"pt-BR": "Novo orçamento mensal", "en": "New monthly budget"},
     "bud_category": {"pt-BR": "Categoria (vazio = todas)", "en": "Category (empty = all)"},
-    "bud_limit": {"pt-BR": "Limite por mês (R$)", "en": "Limit per month (R$)"},
+    "bud_limit": {"pt-BR": "Limite por mês ({symbol})", "en": "Limit per month ({symbol})"},
     "rules_title": {"pt-BR": "Regras", "en": "Rules"},
     "rules_none": {"pt-BR": "Nenhuma regra ainda.", "en": "No rules yet."},
     "rule_add": {"pt-BR": "Nova regra", "en": "New rule"},
@@ -372,8 +379,11 @@ STRINGS |= {
         "pt-BR": "Muitas despesas em pouco tempo",
         "en": "Many expenses in a short time",
     },
-    "f_amount": {"pt-BR": "Acima de (R$)", "en": "Over (R$)"},
-    "f_min_amount": {"pt-BR": "Só acima de (R$, 0 = qualquer)", "en": "Only over (R$, 0 = any)"},
+    "f_amount": {"pt-BR": "Acima de ({symbol})", "en": "Over ({symbol})"},
+    "f_min_amount": {
+        "pt-BR": "Só acima de ({symbol}, 0 = qualquer)",
+        "en": "Only over ({symbol}, 0 = any)",
+    },
     "f_category": {"pt-BR": "Só na categoria (opcional)", "en": "Only in category (optional)"},
     "f_merchant": {
         "pt-BR": "Só em estabelecimento que contém (opcional)",
@@ -445,9 +455,30 @@ def t(key: str, lang: str = "pt-BR", **values) -> str:
     return plural(text, values).format(**values) if values else text
 
 
-def money(amount: float | int, lang: str = "pt-BR", currency: str = "BRL") -> str:
-    """``money(1234.5)`` -> ``R$ 1.234,50``; ``money(1234.5, "en")`` -> ``R$1,234.50``."""
+def money(amount: float | int, lang: str, currency: str) -> str:
+    """``money(1234.5, "pt-BR", "BRL")`` -> ``R$ 1.234,50``; in "en", "USD": ``$1,234.50``.
+
+    No default currency: each caller says whose amount it is (the expense's own ``currency``,
+    or the deployment's for totals and typed amounts)."""
     return format_money(round(float(amount) * 100), currency, lang)
+
+
+def money_and_others(amount: float, others: dict[str, float], lang: str, currency: str) -> str:
+    """A total in ``currency`` and, beside it, what was spent in others (never converted):
+    ``R$ 100,00 + € 50,00``."""
+    parts = [money(amount, lang, currency)]
+    parts += [money(value, lang, code) for code, value in sorted(others.items())]
+    return " + ".join(parts)
+
+
+def others_text(others: dict[str, float], lang: str) -> str:
+    """``+ € 50,00``: amounts in other currencies, shown apart from a total."""
+    return " + ".join([""] + [money(v, lang, c) for c, v in sorted(others.items())]).strip()
+
+
+def currency_symbol(currency: str, lang: str) -> str:
+    """For labels: ``Valor (US$)``, ``Amount ($)``."""
+    return currency_prefix(currency, lang).strip()
 
 
 def number(value: float, lang: str = "pt-BR", digits: int = 0) -> str:
@@ -455,6 +486,16 @@ def number(value: float, lang: str = "pt-BR", digits: int = 0) -> str:
     if lang == "pt-BR":
         text = text.replace(",", "_").replace(".", ",").replace("_", ".")
     return text
+
+
+def day(iso: str, lang: str = "pt-BR") -> str:
+    """An ISO date the way the UI writes dates: ``01/10/2026`` in pt-BR; text that is no ISO
+    date (a file's unreadable date) is left as it is."""
+    try:
+        parsed = date.fromisoformat(iso)
+    except ValueError:
+        return iso
+    return parsed.strftime("%d/%m/%Y") if lang == "pt-BR" else parsed.isoformat()
 
 
 def percent(rate: float, lang: str = "pt-BR") -> str:

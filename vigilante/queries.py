@@ -142,41 +142,52 @@ def set_feedback(engine: Engine, user_id: int, expense_id: int, label: str) -> b
 def stats(
     engine: Engine, user_id: int, start: datetime, end: datetime, currency: str, timezone: str
 ) -> dict:
+    """Counts and anomalies over every expense; totals in ``currency``, and what was spent in
+    other currencies beside them (``other_totals``): amounts are never converted, and an
+    expense in another currency is never left out of the counts."""
     start_ms, end_ms = to_ms(start), to_ms(end)
     # Days are the user's local days; the offset at the end of the range is used throughout.
     offset_ms = int(ZoneInfo(timezone).utcoffset(end.replace(tzinfo=None)).total_seconds() * 1000)
     scope = (
         expenses.c.user_id == user_id,
-        expenses.c.currency == currency,
         expenses.c.occurred_ms >= start_ms,
         expenses.c.occurred_ms < end_ms,
     )
     anomalies = func.sum(case((expenses.c.is_anomaly.is_(True), 1), else_=0))
     total = func.coalesce(func.sum(expenses.c.amount_cents), 0)
     day = ((expenses.c.occurred_ms + offset_ms) // DAY_MS).label("day")
-    # One pass over the range, grouped by (category, day): a few hundred groups at most, which
-    # add up here into the totals, the categories and the days (three passes cost 3x).
+    # One pass over the range, grouped by (category, day, currency): a few hundred groups at
+    # most, which add up here into the totals, the categories and the days (three passes cost 3x).
     with engine.connect() as conn:
         groups = conn.execute(
             select(
                 expenses.c.category,
                 day,
+                expenses.c.currency,
                 total,
                 func.count(),
                 anomalies,
                 func.max(expenses.c.occurred_ms),
             )
             .where(*scope)
-            .group_by(expenses.c.category, day)
+            .group_by(expenses.c.category, day, expenses.c.currency)
         ).all()
-    per_category: dict[str, list[int]] = {}
-    per_day: dict[int, list[int]] = {}
+    # Each accumulator: [cents in `currency`, count, anomalies, {other currency: cents}].
+    per_category: dict[str, list] = {}
+    per_day: dict[int, list] = {}
+    whole: list = [0, 0, 0, {}]
     last_ms = None
-    for category, d, cents, n, flagged, newest in groups:
+    for category, d, code, cents, n, flagged, newest in groups:
         flagged = int(flagged or 0)
-        for key, table in ((category, per_category), (int(d), per_day)):
-            acc = table.setdefault(key, [0, 0, 0])
-            acc[0] += cents
+        for acc in (
+            per_category.setdefault(category, [0, 0, 0, {}]),
+            per_day.setdefault(int(d), [0, 0, 0, {}]),
+            whole,
+        ):
+            if code == currency:
+                acc[0] += cents
+            else:
+                acc[3][code] = acc[3].get(code, 0) + cents
             acc[1] += n
             acc[2] += flagged
         last_ms = newest if last_ms is None else max(last_ms, newest)
@@ -185,33 +196,33 @@ def stats(
         ((c, *acc) for c, acc in per_category.items()), key=lambda r: (-r[1], r[0])
     )
     by_day = sorted((d, *acc) for d, acc in per_day.items())
-    head = (
-        sum(r[2] for r in by_day),
-        sum(r[1] for r in by_day),
-        sum(r[3] for r in by_day),
-        last_ms,
-    )
-    count = head[0]
+    count = whole[1]
     return {
         "from": start.isoformat(),
         "to": end.isoformat(),
         "currency": currency,
-        "total": head[1] / 100,
+        "total": whole[0] / 100,
+        "other_totals": _units(whole[3]),
         "count": count,
-        "anomalies": int(head[2] or 0),
-        "anomaly_rate": (int(head[2] or 0) / count) if count else 0.0,
-        "last_event_at": iso_ms(head[3]),
+        "anomalies": whole[2],
+        "anomaly_rate": (whole[2] / count) if count else 0.0,
+        "last_event_at": iso_ms(last_ms),
         "by_category": [
-            {"category": c, "total": t / 100, "count": n, "anomalies": int(a or 0)}
-            for c, t, n, a in by_category
+            {"category": c, "total": t / 100, "count": n, "anomalies": a, "other_totals": _units(o)}
+            for c, t, n, a, o in by_category
         ],
         "by_day": [
             {
                 "day": iso_ms(int(d) * DAY_MS)[:10],
                 "total": t / 100,
                 "count": n,
-                "anomalies": int(a or 0),
+                "anomalies": a,
+                "other_totals": _units(o),
             }
-            for d, t, n, a in by_day
+            for d, t, n, a, o in by_day
         ],
     }
+
+
+def _units(cents: dict[str, int]) -> dict[str, float]:
+    return {code: value / 100 for code, value in sorted(cents.items())}

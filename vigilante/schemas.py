@@ -262,6 +262,10 @@ class Token(BaseModel):
 class CategoryStats(BaseModel):
     category: str
     total: float
+    other_totals: dict[str, float] = Field(
+        default_factory=dict,
+        description="Spent in other currencies than `currency`, by code; never converted.",
+    )
     count: int
     anomalies: int
 
@@ -269,6 +273,10 @@ class CategoryStats(BaseModel):
 class DayStats(BaseModel):
     day: str
     total: float
+    other_totals: dict[str, float] = Field(
+        default_factory=dict,
+        description="Spent in other currencies than `currency`, by code; never converted.",
+    )
     count: int
     anomalies: int
 
@@ -276,9 +284,13 @@ class DayStats(BaseModel):
 class Stats(BaseModel):
     from_: datetime = Field(alias="from")
     to: datetime
-    currency: str
+    currency: str = Field(description="The currency of every `total`.")
     total: float
-    count: int
+    other_totals: dict[str, float] = Field(
+        default_factory=dict,
+        description="Spent in other currencies than `currency`, by code; never converted.",
+    )
+    count: int = Field(description="Every expense, whatever its currency.")
     anomalies: int
     anomaly_rate: float
     last_event_at: datetime | None

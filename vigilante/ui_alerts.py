@@ -35,8 +35,14 @@ def t(key: str, **values) -> str:
     return ui.t(key, **values)
 
 
-def _money(value: float) -> str:
-    return i18n.money(value, ui.lang())
+def _money(value: float, currency: str | None) -> str:
+    """An alert's, budget's or rule's amount in its own currency (the deployment's if unsaid)."""
+    return i18n.money(value, ui.lang(), currency or get_settings().currency)
+
+
+def _symbol() -> str:
+    """The currency of a new budget or rule: the API gives them the deployment's."""
+    return i18n.currency_symbol(get_settings().currency, ui.lang())
 
 
 def _call(action, *args) -> None:
@@ -138,7 +144,9 @@ def alert_card(client: VigilanteClient, alert: dict) -> None:
         source = t(f"al_source_{alert['source']}")
         when = i18n.when(alert["last_at"], lang, get_settings().timezone)
         if alert["source"] != "budget":  # a budget alert's figures are in its reason
-            when += " · " + t("al_count", count=alert["count"], amount=_money(alert["amount"]))
+            when += " · " + t(
+                "al_count", count=alert["count"], amount=_money(alert["amount"], alert["currency"])
+            )
         # Titles and reasons quote merchants, categories and rule names: user text.
         st.markdown(
             f":{color}-badge[{i18n.severity(alert['severity'], lang).upper()}] "
@@ -183,8 +191,8 @@ def budget_panel(client: VigilanteClient, budgets: list[dict]) -> None:
     with st.expander(t("bud_add"), expanded=not budgets), st.form("budget_form", border=False):
         st.text_input(t("bud_category"), key="budget_category")
         st.number_input(
-            t("bud_limit"), min_value=0.0, value=1000.0, step=100.0, format="%.2f",
-            key="budget_limit",
+            t("bud_limit", symbol=_symbol()), min_value=0.0, value=1000.0, step=100.0,
+            format="%.2f", key="budget_limit",
         )  # fmt: skip
         st.form_submit_button(t("add"), key="budget_submit", on_click=_add_budget, args=(client,))
 
@@ -198,11 +206,16 @@ def _add_budget(client: VigilanteClient) -> None:
 def budget_bar(client: VigilanteClient, b: dict) -> None:
     lang = ui.lang()
     percent = i18n.percent(b["percent"] / 100, lang)
-    values = {"spent": _money(b["spent"]), "limit": _money(b["limit"]), "percent": percent}
+    currency = b["currency"]
+    values = {
+        "spent": _money(b["spent"], currency),
+        "limit": _money(b["limit"], currency),
+        "percent": percent,
+    }
     if b["left"] >= 0:
-        text = t("bud_line", left=_money(b["left"]), **values)
+        text = t("bud_line", left=_money(b["left"], currency), **values)
     else:
-        text = t("bud_over", over=_money(-b["left"]), **values)
+        text = t("bud_over", over=_money(-b["left"], currency), **values)
     name = ui.escape_md(b["category"]) if b["category"] else t("bud_all")
     cols = st.columns([5, 1], vertical_alignment="bottom")
     cols[0].progress(min(b["percent"] / 100, 1.0), text=f"**{name}** · {text}")
@@ -219,7 +232,7 @@ def describe(rule: dict) -> str:
     """One line: what the rule watches."""
     parts = []
     if rule.get("amount") is not None:
-        parts.append(t("desc_amount", amount=_money(rule["amount"])))
+        parts.append(t("desc_amount", amount=_money(rule["amount"], rule.get("currency"))))
     if rule["kind"] == "night":
         start, end = rule.get("start_hour"), rule.get("end_hour")
         start, end = 22 if start is None else start, 6 if end is None else end
@@ -288,7 +301,7 @@ def _add_rule(client: VigilanteClient, kind: str) -> None:
 def _field_input(field: str):
     key = f"rule_{field}"
     if field in ("amount", "min_amount"):
-        label = t("f_amount") if field == "amount" else t("f_min_amount")
+        label = t("f_amount" if field == "amount" else "f_min_amount", symbol=_symbol())
         return st.number_input(label, min_value=0.0, value=0.0, step=10.0, format="%.2f", key=key)
     if field in ("merchants", "categories"):
         return st.text_area(t(f"f_{field}"), key=key, height=80)

@@ -29,7 +29,9 @@ class _RuleFields(BaseModel):
     amount: Amount | None = Field(
         default=None, description="amount_over: fires above it; weekend/night: only above it."
     )
-    currency: Currency | None = Field(default=None, description="Of `amount`; default BRL.")
+    currency: Currency | None = Field(
+        default=None, description="Of `amount`; default VIGILANTE_CURRENCY."
+    )
     category: Category | None = Field(default=None, description="Only expenses in it.")
     merchant: Merchant | None = Field(
         default=None, description="Only merchants whose name contains it (any case)."
@@ -104,7 +106,7 @@ class BudgetIn(BaseModel):
     )
     category: Category | None = Field(default=None, description="null: every category.")
     limit: Amount = Field(description="Per calendar month (local time), > 0.")
-    currency: Currency | None = Field(default=None, description="Default BRL.")
+    currency: Currency | None = Field(default=None, description="Default VIGILANTE_CURRENCY.")
 
 
 class BudgetPatch(BaseModel):
