@@ -420,3 +420,25 @@ def test_an_unexpected_error_on_the_ingest_fast_path_is_the_apps_own_500(make_cl
         assert r.headers.get(name) == value, name
     with pytest.raises(RuntimeError, match="secret internals"):  # raised on to the server
         client.post("/event", json={"amount": 12.5, "category": "mercado"}, headers=auth)
+
+
+def test_the_database_file_is_readable_by_its_owner_only(tmp_path):
+    """It holds password hashes and every expense: created 0600 (its -wal too), and an older
+    database left readable by others is tightened when the API opens it."""
+    from sqlalchemy import text
+
+    from vigilante.db import engine_for_url
+
+    fresh = tmp_path / "new" / "vigilante.db"
+    engine = engine_for_url(f"sqlite:///{fresh}")
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE t (x)"))
+    assert fresh.stat().st_mode & 0o777 == 0o600
+    assert (tmp_path / "new" / "vigilante.db-wal").stat().st_mode & 0o777 == 0o600
+    assert fresh.parent.stat().st_mode & 0o777 == 0o700
+    engine.dispose()
+    old = tmp_path / "old.db"
+    old.touch(mode=0o644)
+    old.chmod(0o644)
+    engine_for_url(f"sqlite:///{old}").dispose()
+    assert old.stat().st_mode & 0o777 == 0o600

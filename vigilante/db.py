@@ -55,7 +55,7 @@ def engine_for_url(
         return create_engine(url, pool_pre_ping=True, **pool)
 
     if url.database and url.database != ":memory:":
-        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+        _private_database(Path(url.database))
     # LIFO: the connection used last is warmest (SQLite's page cache is per connection).
     pool = pool or {"pool_size": 8, "max_overflow": 8, "pool_use_lifo": True}
     engine = create_engine(
@@ -88,6 +88,19 @@ def engine_for_url(
             conn.exec_driver_sql("BEGIN")
 
     return engine
+
+
+def _private_database(path: Path) -> None:
+    """The database file readable by its owner only: it holds password hashes and every
+    expense. Created so, and tightened if an older run left it readable by others (SQLite
+    gives its -wal and -shm files the database file's permissions)."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        with contextlib.suppress(OSError):  # absent, or not ours to change
+            if file.stat().st_mode & 0o077:
+                file.chmod(0o600)
 
 
 LOCK_SUFFIX = ".writer-lock"
