@@ -68,6 +68,8 @@ CASES = [
     ("NUL in category", "/event", item(category="caf\x00é"), JSON, 422, "category"),
     ("NUL in merchant", "/event", item(merchant="\x00"), JSON, 422, "merchant"),
     ("escape in account", "/event", item(account="a\x1b[31m"), JSON, 422, "account"),
+    ("RTL override in category", "/event", item(category="a\u202eb"), JSON, 422, "category"),
+    ("bidi isolate in merchant", "/event", item(merchant="Pad\u2067aria"), JSON, 422, "merchant"),
     ("lone surrogate", "/event", raw_item('"amount": 1, "merchant": "\\ud800"'), JSON, 422, MER),
     ("1 MB category", "/event", item(category="x" * 1_000_000), JSON, 422, "category"),
     ("1 MB description", "/event", item(description="é" * 1_000_000), JSON, 422, "description"),

@@ -29,10 +29,11 @@ from pydantic_core import PydanticCustomError
 
 from vigilante.currencies import ISO_4217
 
-# Characters a text field refuses (C0/C1 controls, NUL included: it breaks PostgreSQL) and the
-# blanks trimmed from both ends. Both are spelled as regex classes too, so the OpenAPI pattern
-# states exactly what the validator accepts.
-_CONTROL = "\x00-\x1f\x7f-\x9f"
+# Characters a text field refuses (C0/C1 controls, NUL included: it breaks PostgreSQL; the
+# bidirectional embeddings, overrides and isolates, which make "Padaria" display as another
+# text on the dashboards, as in "Trojan Source") and the blanks trimmed from both ends. Both are
+# spelled as regex classes too, so the OpenAPI pattern states exactly what the validator accepts.
+_CONTROL = "\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069"
 _BLANK = " \xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
 _BLANK_CHARS = (
     " \xa0\u1680" + "".join(map(chr, range(0x2000, 0x200B))) + "\u2028\u2029\u202f\u205f\u3000"
