@@ -204,3 +204,29 @@ def test_i18n_formats_money_numbers_and_times():
 def test_every_ui_string_exists_in_both_languages():
     for key, entry in i18n.STRINGS.items():
         assert set(entry) == set(i18n.LANGS), key
+
+
+def test_field_errors_keep_the_limit_the_api_named(client, auth):
+    """The UIs' words for a refused field keep the API's limit, in the UI's number style:
+    "texto longo demais: no máximo 64 caracteres", not a bare "texto longo demais"."""
+    from datetime import UTC, datetime, timedelta
+
+    ahead = (datetime.now(UTC) + timedelta(days=2)).isoformat()
+    errors = []
+    for body in (
+        {"amount": 9_999_999_999, "category": "x" * 70},
+        {"amount": 10, "category": "mercado", "occurred_at": ahead},
+    ):
+        r = client.post("/event", json=body, headers=auth)
+        assert r.status_code == 422
+        errors += r.json()["detail"]
+    assert i18n.field_errors(errors, "pt-BR") == {
+        "amount": "deve ser no máximo 1.000.000.000",
+        "category": "texto longo demais: no máximo 64 caracteres",
+        "occurred_at": "está mais de 24 h no futuro",
+    }
+    assert i18n.field_errors(errors, "en") == {
+        "amount": "must be at most 1,000,000,000",
+        "category": "too long: at most 64 characters",
+        "occurred_at": "is more than 24 h in the future",
+    }

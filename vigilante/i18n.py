@@ -9,6 +9,7 @@ type is not one we know.
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
@@ -273,8 +274,11 @@ STRINGS: dict[str, dict[str, str]] = {
     },
     # 422 field errors, by pydantic error type
     "fe_missing": {"pt-BR": "campo obrigatório", "en": "required"},
-    "fe_greater_than": {"pt-BR": "deve ser maior que {gt}", "en": "must be greater than {gt}"},
-    "fe_less_than_equal": {"pt-BR": "deve ser no máximo {le}", "en": "must be at most {le}"},
+    "fe_greater_than": {
+        "pt-BR": "deve ser maior que {limit}",
+        "en": "must be greater than {limit}",
+    },
+    "fe_less_than_equal": {"pt-BR": "deve ser no máximo {limit}", "en": "must be at most {limit}"},
     "fe_decimal_max_places": {
         "pt-BR": "no máximo 2 casas decimais",
         "en": "at most 2 decimal places",
@@ -300,7 +304,10 @@ STRINGS: dict[str, dict[str, str]] = {
     "fe_decimal_type": {"pt-BR": "não é um número", "en": "is not a number"},
     "fe_finite_number": {"pt-BR": "deve ser um número finito", "en": "must be a finite number"},
     "fe_string_too_short": {"pt-BR": "não pode ficar vazio", "en": "must not be empty"},
-    "fe_string_too_long": {"pt-BR": "texto longo demais", "en": "too long"},
+    "fe_string_too_long": {
+        "pt-BR": "texto longo demais: no máximo {limit} caracteres",
+        "en": "too long: at most {limit} characters",
+    },
     "fe_datetime_parsing": {"pt-BR": "data/hora inválida", "en": "invalid date/time"},
     "fe_datetime_from_date_parsing": {"pt-BR": "data/hora inválida", "en": "invalid date/time"},
     "fe_timezone_aware": {
@@ -317,8 +324,8 @@ STRINGS: dict[str, dict[str, str]] = {
     },
     "fe_extra_forbidden": {"pt-BR": "campo desconhecido", "en": "unknown field"},
     "fe_future": {
-        "pt-BR": "está no futuro além do permitido",
-        "en": "is too far in the future",
+        "pt-BR": "está mais de {limit} no futuro",
+        "en": "is more than {limit} in the future",
     },
 }
 
@@ -412,7 +419,10 @@ STRINGS |= {
 }
 
 # Pydantic error type -> the context key holding the limit it names.
-_LIMIT_KEYS = {"greater_than": "gt", "less_than_equal": "le"}
+# Errors whose sentence names a limit the API gave ("Input should be less than or equal to
+# 1000000000", "is more than 1440 minutes in the future"): the number is kept, in the UI's way.
+_LIMITED = {"greater_than", "less_than_equal", "string_too_long", "future"}
+_FIRST_NUMBER = re.compile(r"\d+(?:\.\d+)?")
 
 _VALUE_ERRORS = {
     "in the future": "future",
@@ -532,12 +542,18 @@ def field_error(error: dict, lang: str = "pt-BR") -> str:
                 kind = known
                 break
     key = f"fe_{kind}"
-    if kind in _LIMIT_KEYS:
-        # The API says "Input should be greater than 0": keep the number it names.
-        return t(key, lang, **{_LIMIT_KEYS[kind]: message.rsplit(" ", 1)[-1]})
-    if key in STRINGS:
+    found = _FIRST_NUMBER.search(message) if kind in _LIMITED else None
+    if found:
+        return t(key, lang, limit=_limit(kind, float(found.group()), lang))
+    if key in STRINGS and kind not in _LIMITED:
         return t(key, lang)
     return message or kind
+
+
+def _limit(kind: str, value: float, lang: str) -> str:
+    if kind == "future":  # minutes, said in hours when whole ones
+        return f"{number(value / 60, lang)} h" if value % 60 == 0 else f"{number(value, lang)} min"
+    return number(value, lang, 0 if value == int(value) else 2)
 
 
 def typed_amount_error(error, lang: str = "pt-BR") -> str:

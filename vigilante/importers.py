@@ -242,7 +242,7 @@ def parse_typed_amount(text: str) -> Decimal:
         whole, fraction = value.replace(marks[0], ""), ""
     amount = Decimal(f"{whole or '0'}.{fraction}" if fraction else whole)
     if negative or amount == 0:
-        raise AmountError("greater_than", text, gt=0)
+        raise AmountError("greater_than", text, limit=0)
     return amount
 
 
