@@ -220,7 +220,10 @@ STRINGS: dict[str, dict[str, str]] = {
     "imp_file": {"pt-BR": "Arquivo do extrato", "en": "Statement file"},
     "imp_format": {"pt-BR": "Formato", "en": "Format"},
     "imp_auto": {"pt-BR": "Detectar automaticamente", "en": "Detect automatically"},
-    "imp_account": {"pt-BR": "Conta / cartão destas despesas", "en": "Account / card these expenses are on"},
+    "imp_account": {
+        "pt-BR": "Conta / cartão destas despesas",
+        "en": "Account / card these expenses are on",
+    },
     "imp_detected": {"pt-BR": "Formato: **{name}**", "en": "Format: **{name}**"},
     "imp_summary": {
         "pt-BR": "{expenses} {expenses|despesa|despesas} a importar, "
