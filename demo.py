@@ -22,6 +22,7 @@ from vigilante.client import (
     ApiUnreachable,
     AuthError,
     Conflict,
+    InvalidInput,
     ServerError,
     VigilanteClient,
     batches,
@@ -98,49 +99,64 @@ def line(expense: dict, lang: str, tz: str) -> str:
     return text
 
 
-def retrying(action, tally: Tally, lang: str):
+def problem(exc: ApiError, url: str, lang: str) -> str:
+    """What went wrong, in the demo's language (the client's own messages are English)."""
+    if isinstance(exc, ApiUnreachable):
+        return i18n.t("demo_unreachable", lang, url=url)
+    if isinstance(exc, InvalidInput):
+        fields = i18n.field_errors(exc.errors, lang)
+        return "; ".join(f"{i18n.t(f, lang) if f in i18n.STRINGS else f}: {m}"
+                         for f, m in fields.items())  # fmt: skip
+    if exc.status:
+        return i18n.t("demo_status", lang, status=exc.status)
+    return exc.message
+
+
+def retrying(action, tally: Tally, lang: str, url: str = ""):
     """Run ``action`` until the API answers; the client already retried with backoff."""
     while True:
         try:
             return action()
         except (ApiUnreachable, ServerError) as exc:
             tally.retries += 1
-            say(f"… {exc.message}; " + ("retrying" if lang == "en" else "tentando de novo"))
+            say(i18n.t("demo_retrying", lang, problem=problem(exc, url, lang)))
             time.sleep(WAIT_WHEN_DOWN_S)
 
 
 def log_in(client: VigilanteClient, args, tally: Tally) -> None:
-    if not retrying(client.auth_required, tally, args.lang):
+    lang, url = args.lang, client.base_url
+    if not retrying(client.auth_required, tally, lang, url):
         return
     username, password = args.username, args.password
     if not (username and password):
         found = read_demo_credentials()
         if found is None:
-            raise SystemExit(
-                "The API needs a login: pass --username and --password (a new account is "
-                "created if the name is free), or start everything with `make run`."
-            )
+            raise SystemExit(i18n.t("demo_needs_login", lang))
         username, password = found
     try:
-        retrying(lambda: client.login(username, password), tally, args.lang)
+        retrying(lambda: client.login(username, password), tally, lang, url)
     except AuthError:
+        # Wrong password, or no such account: a free name becomes a new account (said below).
         try:
-            retrying(lambda: client.signup(username, password), tally, args.lang)
+            retrying(lambda: client.signup(username, password), tally, lang, url)
         except Conflict:
-            raise SystemExit(f"Wrong password for {username!r}.") from None
+            raise SystemExit(i18n.t("demo_wrong_password", lang, user=username)) from None
         except ApiError as exc:
-            raise SystemExit(f"Could not create {username!r}: {exc.message}") from None
-        retrying(lambda: client.login(username, password), tally, args.lang)
-    say(f"→ {client.base_url} ({username})")
+            why = problem(exc, url, lang)
+            raise SystemExit(i18n.t("demo_no_login", lang, user=username, problem=why)) from None
+        say(i18n.t("demo_created", lang, user=username))
+        retrying(lambda: client.login(username, password), tally, lang, url)
+    say(f"→ {url} ({username})")
 
 
 def backfill(client: VigilanteClient, sim: Simulator, days: int, tally: Tally, lang: str) -> None:
-    if days <= 0 or retrying(lambda: client.events(limit=1), tally, lang):
+    url = client.base_url
+    if days <= 0 or retrying(lambda: client.events(limit=1), tally, lang, url):
         return
     history = sim.history(days)
     for chunk in batches((item.payload for item in history), 2000):
         key = uuid.uuid4().hex
-        retrying(lambda c=chunk, k=key: client.post_events(c, idempotency_key=k), tally, lang)
+        retrying(lambda c=chunk, k=key: client.post_events(c, idempotency_key=k), tally, lang, url)
         tally.backfilled += len(chunk)
     say(
         f"{tally.backfilled} expenses of history ({days} days) sent first"
@@ -162,7 +178,8 @@ def main(argv: list[str] | None = None) -> int:
 
     def on_retry(attempt: int, error: ApiError, delay: float) -> None:
         tally.retries += 1
-        say(f"… {error.message}; retry {attempt} in {delay:.1f} s")
+        why = problem(error, client.base_url, args.lang)
+        say(i18n.t("demo_retry_in", args.lang, problem=why, attempt=attempt, delay=f"{delay:.1f}"))
 
     client = VigilanteClient(
         args.url, lang=args.lang, retries=5, backoff=0.5, max_backoff=8, on_retry=on_retry
@@ -180,6 +197,7 @@ def main(argv: list[str] | None = None) -> int:
                 lambda p=item.payload, k=key: client.post_event(p, idempotency_key=k),
                 tally,
                 args.lang,
+                client.base_url,
             )
             tally.sent += 1
             tally.flagged += stored["is_anomaly"]

@@ -123,12 +123,25 @@ def test_uses_the_demo_account_from_the_data_folder(live_api, tmp_path):
 
 
 def test_wrong_password_and_no_login_are_explained(live_api, tmp_path):
+    """In the demo's language (pt-BR by default): a wrong password; one too short to be a new
+    account's says both that the login failed and why no account was made; a free name
+    becomes a new account, and says so (a typo is not a silent new account)."""
     username, _ = live_api.new_user("demo")
     wrong = run_demo(live_api.url, "--username", username, "--password", "not it at all")
-    assert wrong.returncode != 0 and "Wrong password" in wrong.stderr
+    assert wrong.returncode != 0
+    assert wrong.stderr.strip() == f"Senha incorreta para {username!r}."
+    short = run_demo(live_api.url, "--username", username, "--password", "wrong")
+    assert short.returncode != 0
+    assert short.stderr.startswith(
+        f"Não foi possível entrar como {username!r} (senha incorreta?) nem criar essa conta: "
+        "Senha: "
+    )
     env = clean_env(VIGILANTE_DATA_DIR=str(tmp_path))
     none = run_demo(live_api.url, "--count", "1", env=env)
     assert none.returncode != 0 and "--username" in none.stderr
+    new = run_demo(live_api.url, "--username", "demo-typo", "--password", PASSWORD, "--count",
+                   "1", "--history-days", "0", "--lang", "en")  # fmt: skip
+    assert new.returncode == 0 and "Account 'demo-typo' created: the name was free." in new.stdout
 
 
 def test_api_down_is_retried_not_a_traceback(dead_url):
@@ -143,5 +156,5 @@ def test_api_down_is_retried_not_a_traceback(dead_url):
     first = proc.stdout.readline()
     proc.terminate()
     out, err = proc.communicate(timeout=30)
-    assert f"API unreachable at {dead_url}" in first
+    assert first.startswith(f"… API inacessível em {dead_url}; nova tentativa (1) em")
     assert "Traceback" not in err

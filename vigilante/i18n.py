@@ -51,6 +51,33 @@ STRINGS: dict[str, dict[str, str]] = {
         "pt-BR": "Modo local: sem login (VIGILANTE_AUTH=off).",
         "en": "Local mode: no login (VIGILANTE_AUTH=off).",
     },
+    # demo.py's own messages
+    "demo_unreachable": {"pt-BR": "API inacessível em {url}", "en": "API unreachable at {url}"},
+    "demo_status": {"pt-BR": "a API respondeu {status}", "en": "the API answered {status}"},
+    "demo_retrying": {"pt-BR": "… {problem}; tentando de novo", "en": "… {problem}; retrying"},
+    "demo_retry_in": {
+        "pt-BR": "… {problem}; nova tentativa ({attempt}) em {delay} s",
+        "en": "… {problem}; retry {attempt} in {delay} s",
+    },
+    "demo_needs_login": {
+        "pt-BR": "A API pede login: informe --username e --password (uma conta nova é criada "
+        "se o nome estiver livre) ou inicie tudo com `make run`.",
+        "en": "The API needs a login: pass --username and --password (a new account is "
+        "created if the name is free), or start everything with `make run`.",
+    },
+    "demo_wrong_password": {
+        "pt-BR": "Senha incorreta para {user!r}.",
+        "en": "Wrong password for {user!r}.",
+    },
+    "demo_no_login": {
+        "pt-BR": "Não foi possível entrar como {user!r} (senha incorreta?) nem criar essa "
+        "conta: {problem}",
+        "en": "Could not log in as {user!r} (wrong password?) nor create that account: {problem}",
+    },
+    "demo_created": {
+        "pt-BR": "Conta {user!r} criada: o nome estava livre.",
+        "en": "Account {user!r} created: the name was free.",
+    },
     "demo_hint": {
         "pt-BR": "Conta de demonstração criada pelo `make run` já preenchida.",
         "en": "The demo account created by `make run` is filled in.",
