@@ -36,19 +36,28 @@ WAIT_WHEN_DOWN_S = 5.0
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     settings = get_settings()
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p = argparse.ArgumentParser(
+        description=__doc__.split("\n")[0].replace("``", ""),
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,  # (the README lists them too)
+    )
     p.add_argument("--url", default=settings.api_url, help="API address (VIGILANTE_API_URL)")
     p.add_argument("--interval", type=float, default=2.0, help="seconds between expenses")
-    p.add_argument("--count", type=int, default=None, help="stop after this many (default: never)")
+    p.add_argument("--count", type=int, default=None, help="stop after this many (None: never)")
     # Each spender's day is compressed into minutes (every expense is stamped "now"); with many
     # spenders, one spender's expenses stay minutes apart, as a real person's would be.
     p.add_argument("--accounts", type=int, default=150, help="how many spenders (cards)")
     p.add_argument("--anomaly-rate", type=float, default=0.03, help="share of injected anomalies")
-    p.add_argument("--seed", type=int, default=None, help="repeatable stream (default: random)")
+    p.add_argument("--seed", type=int, default=None, help="repeatable stream (None: random)")
     p.add_argument("--history-days", type=int, default=30, help="backfill for an empty account")
-    p.add_argument("--username", default=os.environ.get("VIGILANTE_DEMO_USERNAME"))
+    p.add_argument(
+        "--username",
+        default=os.environ.get("VIGILANTE_DEMO_USERNAME"),
+        help="log in as (VIGILANTE_DEMO_USERNAME; a free name becomes a new account; None: the "
+        "account `make run` created), with --password (VIGILANTE_DEMO_PASSWORD)",
+    )
+    # (no help text: the formatter would print a password taken from the environment)
     p.add_argument("--password", default=os.environ.get("VIGILANTE_DEMO_PASSWORD"))
-    p.add_argument("--lang", default=settings.lang, choices=i18n.LANGS)
+    p.add_argument("--lang", default=settings.lang, choices=i18n.LANGS, help="VIGILANTE_LANG")
     args = p.parse_args(argv)
     if args.interval < 0 or (args.count is not None and args.count < 0):
         p.error("--interval and --count must not be negative")
