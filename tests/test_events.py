@@ -218,6 +218,15 @@ def test_reasons_follow_the_requested_language(client, auth):
     assert en["reasons"][0]["message"] == "same amount at Padaria 3 min ago"
     via_header = client.get(f"/events/{pt['id']}", headers=auth | {"Accept-Language": "en-US"})
     assert via_header.json()["reasons"][0]["message"].startswith("same amount")
+    # The most preferred language we speak, not just the header's first one.
+    for header, said in (
+        ("fr-FR,fr;q=0.9,en;q=0.8", "same amount"),
+        ("en;q=0.5, pt-BR;q=0.9", "mesmo valor"),
+        ("pt;q=0, en-GB", "same amount"),
+        ("de, it", "mesmo valor"),  # none we speak: the deployment's (pt-BR)
+    ):
+        r = client.get(f"/events/{pt['id']}", headers=auth | {"Accept-Language": header})
+        assert r.json()["reasons"][0]["message"].startswith(said), header
 
 
 def test_health_needs_no_login(client):

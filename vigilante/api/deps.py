@@ -100,12 +100,34 @@ async def reply_language(
 
 
 def choose_language(ctx: AppContext, lang: str | None, accept_language: str | None) -> str:
-    choice = lang or (accept_language or "").split(",")[0].strip()
-    if choice.lower().startswith("en"):
-        return "en"
-    if choice.lower().startswith("pt"):
-        return "pt-BR"
+    """``?lang=`` first; else the most preferred language of ``Accept-Language`` that we speak
+    ("fr-FR,fr;q=0.9,en;q=0.8" -> English); else the deployment's."""
+    choices = [lang.lower()] if lang else _by_preference(accept_language or "")
+    for choice in choices:
+        if choice.startswith("en"):
+            return "en"
+        if choice.startswith("pt"):
+            return "pt-BR"
     return ctx.settings.lang
+
+
+def _by_preference(header: str) -> list[str]:
+    """Language tags of an ``Accept-Language`` header, lower-case, most wanted first (q=0 is
+    "not this one"); ties keep the header's order."""
+    weighted = []
+    for position, part in enumerate(header.split(",")[:20]):  # (a header is short; bounded)
+        tag, _, params = part.strip().lower().partition(";")
+        q = 1.0
+        for param in params.split(";"):
+            name, _, value = param.strip().partition("=")
+            if name == "q":
+                try:
+                    q = float(value)
+                except ValueError:
+                    q = 0.0
+        if tag and q > 0:
+            weighted.append((-q, position, tag))
+    return [tag for _, _, tag in sorted(weighted)]
 
 
 Lang = Annotated[str, Depends(reply_language)]
