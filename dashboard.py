@@ -405,7 +405,9 @@ def history_rows(events: list[dict]) -> pd.DataFrame:
     )
 
 
-HISTORY_PAGE = 200
+# Rows per History page, within the API's own page limit (VIGILANTE_MAX_PAGE, shared
+# configuration): a page cut short by the API would read as "no more" and hide the rest.
+HISTORY_PAGE = min(200, settings.max_page)
 
 
 def _load_more(api: VigilanteClient, state: dict) -> None:

@@ -281,6 +281,32 @@ def test_history_after_more_new_expenses_than_a_page_offers_the_rest_below(live_
     assert table["id"].is_unique
 
 
+def test_history_within_a_smaller_api_page_loses_nothing(tmp_path, open_app):
+    """An API serving at most 100 rows a page (VIGILANTE_MAX_PAGE=100, the dashboard's too):
+    150 new expenses at once show as the newest 100 with "load more" below, not as 100 on top
+    of the old rows with 50 missing for good."""
+    from tests.live_api import LiveApi
+
+    api = LiveApi(tmp_path, env={"VIGILANTE_MAX_PAGE": "100"}).start()
+    try:
+        username, password = api.new_user("page")
+        client = VigilanteClient(api.url)
+        client.login(username, password)
+        client.post_event({"amount": "18.90", "category": "padaria", "merchant": "Pão de Mel"})
+        at = login(open_app("dashboard.py", api.url, VIGILANTE_MAX_PAGE="100"), username)
+        client.post_events(
+            [{"amount": f"{10 + n % 30}.50", "category": "mercado", "merchant": "Dia"}
+             for n in range(150)]
+        )  # fmt: skip
+        at.run()
+        assert len(at.dataframe[0].value) == 100
+        at.button(key="hist_more").click().run()
+        table = at.dataframe[0].value
+        assert len(table) == 151 and table["id"].is_unique
+    finally:
+        api.stop()
+
+
 def test_history_and_alerts_refresh_on_the_timer(live_api, open_app, monkeypatch):
     import streamlit
 
