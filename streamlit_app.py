@@ -107,13 +107,17 @@ def submit(api: VigilanteClient, values: dict) -> None:
     A refused amount is left out of the body, which the API cannot store (the amount is
     required) but still checks, so its 422 names the other fields' problems in the same run;
     the amount's own reason replaces the API's "required"."""
-    body, amount_error = build_expense(values)
-    own = {"amount": amount_error} if amount_error else {}
-    # The same expense sent again after no answer keeps its Idempotency-Key: if the first
-    # attempt was stored after all (a timeout, a dropped connection), it is not stored twice.
+    # The same form sent again after no answer is the same request, body and Idempotency-Key:
+    # if the first attempt was stored after all (a timeout, a dropped connection), it is not
+    # stored twice. (The body is kept, not rebuilt: a date without a time takes the clock's.)
     pending = st.session_state.get("pending_expense")
-    key = pending[1] if pending and pending[0] == body else uuid.uuid4().hex
-    st.session_state["pending_expense"] = (body, key)
+    if pending and pending[0] == values:
+        _, key, body, amount_error = pending
+    else:
+        body, amount_error = build_expense(values)
+        key = uuid.uuid4().hex
+    st.session_state["pending_expense"] = (values, key, body, amount_error)
+    own = {"amount": amount_error} if amount_error else {}
     try:
         stored = api.post_event(body, idempotency_key=key)
     except InvalidInput as exc:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import time
+from datetime import date, timedelta
 from pathlib import Path
 
 from tests.live_api import login
@@ -193,6 +195,8 @@ def test_an_expense_without_an_answer_is_kept_to_send_again_and_never_stored_twi
     monkeypatch.setattr(VigilanteClient, "post_event", lost_answer)
     at.text_input(key="amount").input("42,50")
     at.selectbox(key="category").select("casa")
+    # a date without a time: the time is the clock's, which moves between the two attempts
+    at.date_input(key="date").set_value(date.today() - timedelta(days=1))
     at.button(key="submit").click().run()
     assert not at.exception
     said = (
@@ -203,10 +207,12 @@ def test_an_expense_without_an_answer_is_kept_to_send_again_and_never_stored_twi
     assert not at.error  # no "fix the fields": none is wrong
     assert at.text_input(key="amount").value == "42,50"
     monkeypatch.setattr(VigilanteClient, "post_event", real)
+    time.sleep(1.1)  # the clock's second has moved on (the body's time is to the second)
     at.button(key="submit").click().run()
     assert not at.exception and not red_notes(at)
     assert [e["amount"] for e in client.events()] == [42.5]
     assert keys[0]
+    assert at.text_input(key="amount").value == ""  # stored: a fresh form
 
 
 def test_a_usd_deployment_asks_and_answers_in_dollars(live_api_usd, open_app):
