@@ -63,6 +63,12 @@ def test_stats_numbers_have_the_same_types(client, auth):
     assert s["total"] == 1_000_000_000.29 and isinstance(s["total"], float)
     assert isinstance(s["count"], int) and isinstance(s["anomalies"], int)
     assert s["by_category"] == [
-        {"category": "café", "total": 1_000_000_000.29, "count": 3, "anomalies": s["anomalies"]}
+        {
+            "category": "café",
+            "total": 1_000_000_000.29,
+            "other_totals": {},
+            "count": 3,
+            "anomalies": s["anomalies"],
+        }
     ]
     assert [d["day"] for d in s["by_day"]] == ["2026-03-02"]
