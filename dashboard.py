@@ -349,7 +349,10 @@ def live_overview(api: VigilanteClient) -> None:
     was_loaded = feed.loaded
     try:
         new_count = feed.poll(api)
-        stats = api.stats(start=stats_window(datetime.now(UTC), settings.timezone))
+        # Totals in the currency this dashboard labels them with, whatever the API's default.
+        stats = api.stats(
+            start=stats_window(datetime.now(UTC), settings.timezone), currency=settings.currency
+        )
     except ApiError as exc:
         ui.handle_session_error(api, exc)
         return

@@ -349,6 +349,17 @@ def test_a_usd_deployment_shows_dollars_everywhere(live_api_usd, open_app):
     assert coffee["Merchant"] == "" and coffee["Account / card"] == ""  # not "None"
 
 
+def test_totals_are_in_the_currency_they_are_labelled_with(live_api_usd, open_app):
+    """A dashboard in reais against an API whose default is the dollar: the dollars are not
+    labelled as reais; the totals are asked in reais and the dollars shown apart."""
+    username, _ = seeded_user(live_api_usd)  # R$-less expenses: dollars, the API's default
+    at = login(open_app("dashboard.py", live_api_usd.url), username)
+    assert not at.exception
+    assert metrics(at)["Gasto no mês"] == "R$ 0,00"
+    spent = next(m for m in at.metric if m.label == "Gasto no mês")
+    assert "+ US$ 443,60" in str(spent.proto.delta)
+
+
 def test_an_expense_in_another_currency_is_counted_and_shown_in_its_own(live_api, open_app):
     username, client = seeded_user(live_api)
     client.post_event({"amount": "5000.00", "currency": "EUR", "category": "viagem",
