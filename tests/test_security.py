@@ -442,3 +442,14 @@ def test_the_database_file_is_readable_by_its_owner_only(tmp_path):
     old.chmod(0o644)
     engine_for_url(f"sqlite:///{old}").dispose()
     assert old.stat().st_mode & 0o777 == 0o600
+
+
+def test_the_default_stats_window_fits_a_30_day_limit(make_client):
+    """With VIGILANTE_MAX_STATS_DAYS=30, the default "last 30 days" (and the day ahead that
+    ingest accepts) is answered, not refused as a range over the limit."""
+    client = make_client(max_stats_days=30)
+    auth = signup_and_login(client)
+    assert client.get("/stats", headers=auth).status_code == 200
+    assert client.get("/feedback/stats", headers=auth).status_code == 200
+    wide = {"from": "2026-01-01T00:00:00Z", "to": "2026-03-01T00:00:00Z"}
+    assert client.get("/stats", params=wide, headers=auth).status_code == 422

@@ -27,13 +27,15 @@ def period(ctx, start: datetime | None, end: datetime | None) -> tuple[datetime,
     """``from`` and ``to`` as asked, checked; by default the last 30 days up to now, and the
     expenses dated a little ahead that ingest accepts (``max_future_minutes``) with them."""
     now = datetime.now(UTC)
+    asked = start is not None  # (the default span is ours to keep within the limit)
     if start is None:
-        start = (end or now) - timedelta(days=DEFAULT_DAYS)
+        days = min(DEFAULT_DAYS, ctx.settings.max_stats_days)
+        start = (end or now) - timedelta(days=days)
     if end is None:
         end = now + timedelta(minutes=ctx.settings.max_future_minutes)
     if start >= end:
         raise _bad("from", "must be before 'to'")
-    if end - start > timedelta(days=ctx.settings.max_stats_days):
+    if asked and end - start > timedelta(days=ctx.settings.max_stats_days):
         raise _bad("from", f"the range may span at most {ctx.settings.max_stats_days} days")
     return start, end
 
