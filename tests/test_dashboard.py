@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pyarrow as pa
 
 from tests.live_api import login
+from vigilante import i18n
 from vigilante.client import VigilanteClient
 from vigilante.feed import LiveFeed, kpis, stats_window
 
@@ -305,6 +306,34 @@ def test_history_within_a_smaller_api_page_loses_nothing(tmp_path, open_app):
         assert len(table) == 151 and table["id"].is_unique
     finally:
         api.stop()
+
+
+def test_a_session_that_ends_forgets_what_it_showed(live_api, open_app, monkeypatch):
+    """The API refuses the session (a password changed elsewhere): back to the login form, and
+    whoever logs in next sees their own expenses only, not the last user's rows with theirs
+    added on top by the History refresh."""
+    from vigilante.client import AuthError
+
+    ana, _ = seeded_user(live_api)
+    bia, bia_client = seeded_user(live_api)
+    bia_client.post_event({"amount": "7.00", "category": "café", "merchant": "Café da Bia"})
+    at = login(open_app("dashboard.py", live_api.url), ana)
+    assert len(at.dataframe[0].value) == 3
+    real = VigilanteClient.stats
+
+    def refused(self, *args, **kwargs):
+        raise AuthError("401 session refused", 401)
+
+    monkeypatch.setattr(VigilanteClient, "stats", refused)
+    at.run()
+    assert {w.value for w in at.warning} == {i18n.t("session_expired")}
+    at.run()
+    assert at.text_input(key="login_username")  # the login form again
+    monkeypatch.setattr(VigilanteClient, "stats", real)
+    at = login(at, bia)
+    history = at.dataframe[0].value
+    assert len(history) == 4 and history.iloc[0]["Estabelecimento"] == "Café da Bia"
+    assert set(history["id"]) == {e["id"] for e in bia_client.events()}
 
 
 def test_history_and_alerts_refresh_on_the_timer(live_api, open_app, monkeypatch):

@@ -192,10 +192,15 @@ def account_box(client: VigilanteClient) -> None:
             return
         st.markdown(t("logged_in_as", user=escape_md(client.username)))
         if st.button(t("logout"), key="logout"):
-            client.logout()
-            for key in ("feed", "history"):
-                st.session_state.pop(key, None)
+            log_out(client)
             st.rerun()
+
+
+def log_out(client: VigilanteClient) -> None:
+    """Forget the session and what it showed: whoever logs in next starts from their own."""
+    client.logout()
+    for key in ("feed", "history"):
+        st.session_state.pop(key, None)
 
 
 def handle_session_error(client: VigilanteClient, exc: ApiError) -> None:
@@ -203,7 +208,7 @@ def handle_session_error(client: VigilanteClient, exc: ApiError) -> None:
     if isinstance(exc, ApiUnreachable):
         api_banner(client)
     elif isinstance(exc, AuthError):
-        client.logout()
+        log_out(client)
         st.warning(t("session_expired"))
     else:
         st.error(t("api_error", message=escape_md(exc.message)))
