@@ -6,6 +6,7 @@ import time
 from datetime import UTC, datetime, timedelta
 
 from tests.live_api import login
+from vigilante import i18n
 from vigilante.client import VigilanteClient
 from vigilante.ui import escape_md
 from vigilante.ui_alerts import describe
@@ -48,6 +49,8 @@ def test_open_alerts_budget_bars_and_acknowledging(live_api, open_app):
     assert f":red-badge[{open_count}] {word} em aberto" in shown
     assert "**Regra “Compra grande”**" in shown
     assert escape_md("R$ 180,00 acima do limite de R$ 100,00") in shown  # "R\$": no LaTeX
+    month = client.budgets()[0]["month"]  # "2026-11" said as "novembro de 2026"
+    assert f"**Orçamentos de {i18n.month(month)}**" in shown and "-" not in i18n.month(month)
     (bar,) = at.get("progress")
     assert bar.proto.value == 90
     assert "**mercado** · R$ 180,00 de R$ 200,00 (90,0%) · restam R$ 20,00" in bar.proto.text
@@ -77,7 +80,14 @@ def test_add_switch_off_and_delete_rules_and_budgets(live_api, open_app):
 
     at.text_input(key="rule_name").input("")  # no name: the API says why, in the user's words
     at.button(key="rule_submit").click().run()
-    assert any("name" in e.value for e in at.error)
+    assert [e.value for e in at.error] == ["Nome: não pode ficar vazio"]  # the form's label
+    assert len(client.rules()) == 2
+    # An amount rule starts with no amount (not a refused 0,00) and asks for one by its label.
+    at.selectbox(key="rule_kind").select("amount_over").run()
+    assert at.number_input(key="rule_amount").value is None
+    at.text_input(key="rule_name").input("Grande")
+    at.button(key="rule_submit").click().run()
+    assert [e.value for e in at.error] == [escape_md("Acima de (R$): campo obrigatório")]
     assert len(client.rules()) == 2
 
     at.text_input(key="budget_category").input("")

@@ -456,6 +456,7 @@ _FIRST_NUMBER = re.compile(r"\d+(?:\.\d+)?")
 
 _VALUE_ERRORS = {
     "in the future": "future",
+    "is required for": "missing",  # a rule's field its kind needs
     "must have at least": "string_too_short",
     "must have at most": "string_too_long",
     "control characters": "control_characters",
@@ -526,6 +527,23 @@ def number(value: float, lang: str = "pt-BR", digits: int = 0) -> str:
     if lang == "pt-BR":
         text = text.replace(",", "_").replace(".", ",").replace("_", ".")
     return text
+
+
+_MONTHS = {
+    "pt-BR": ["janeiro", "fevereiro", "março", "abril", "maio", "junho", "julho", "agosto",
+              "setembro", "outubro", "novembro", "dezembro"],
+    "en": ["January", "February", "March", "April", "May", "June", "July", "August",
+           "September", "October", "November", "December"],
+}  # fmt: skip
+
+
+def month(year_month: str, lang: str = "pt-BR") -> str:
+    """``2026-11`` -> ``novembro de 2026`` / ``November 2026`` (anything else as it is)."""
+    year, _, number = year_month.partition("-")
+    if not (year.isdigit() and number.isdigit() and 1 <= int(number) <= 12):
+        return year_month
+    name = _MONTHS[lang if lang in _MONTHS else "pt-BR"][int(number) - 1]
+    return f"{name} de {year}" if lang == "pt-BR" else f"{name} {year}"
 
 
 def day(iso: str, lang: str = "pt-BR") -> str:

@@ -51,10 +51,19 @@ def _call(action, *args) -> None:
         action(*args)
     except InvalidInput as exc:  # shown with st.error, which reads Markdown
         fields = i18n.field_errors(exc.errors, ui.lang())
-        text = "; ".join(f"{k}: {v}" for k, v in fields.items())
+        text = "; ".join(f"{_field_label(k)}: {v}" for k, v in fields.items())
         st.session_state[ERROR_KEY] = ui.escape_md(text)
     except ApiError as exc:
         st.session_state[ERROR_KEY] = t("api_error", message=ui.escape_md(exc.message))
+
+
+# The form's own label for a field the API names (rules and budgets), not the API's id.
+_LABELS = {"name": "rule_name", "limit": "bud_limit", "category": "bud_category"}
+
+
+def _field_label(field: str) -> str:
+    key = _LABELS.get(field, f"f_{field}")
+    return t(key, symbol=_symbol()) if key in i18n.STRINGS else field
 
 
 # -- sidebar ----------------------------------------------------------------------------------
@@ -182,7 +191,7 @@ def acked_rows(alerts: list[dict]) -> pd.DataFrame:
 
 
 def budget_panel(client: VigilanteClient, budgets: list[dict]) -> None:
-    month = budgets[0]["month"] if budgets else ""
+    month = i18n.month(budgets[0]["month"], ui.lang()) if budgets else ""
     st.markdown(f"**{t('bud_title', month=month)}**" if month else f"**{t('bud_heading')}**")
     if not budgets:
         st.caption(t("bud_none"))
@@ -302,7 +311,8 @@ def _field_input(field: str):
     key = f"rule_{field}"
     if field in ("amount", "min_amount"):
         label = t("f_amount" if field == "amount" else "f_min_amount", symbol=_symbol())
-        return st.number_input(label, min_value=0.0, value=0.0, step=10.0, format="%.2f", key=key)
+        # Empty until typed: a default of 0,00 was a rule the API refuses ("must be > 0").
+        return st.number_input(label, min_value=0.0, value=None, step=10.0, format="%.2f", key=key)
     if field in ("merchants", "categories"):
         return st.text_area(t(f"f_{field}"), key=key, height=80)
     if field in ("start_hour", "end_hour"):
