@@ -206,6 +206,18 @@ def test_an_impossible_time_and_a_broken_character_are_told_for_what_they_are(sh
     assert (error["field"], error["message"]) == ("category", "must be valid Unicode text")
 
 
+def test_a_null_amount_is_missing_and_a_wrong_type_is_said_without_python_words(shared):
+    client, auth = shared
+    for amount, expected in (
+        (None, ("missing", "Field required")),
+        (True, ("decimal_type", 'must be a number (as 42.5 or "42.50")')),
+        ([1], ("decimal_type", 'must be a number (as 42.5 or "42.50")')),
+    ):
+        r = client.post("/event", json={"amount": amount, "category": "x"}, headers=auth)
+        (error,) = r.json()["detail"]
+        assert (error["field"], error["type"], error["message"]) == ("amount", *expected)
+
+
 def test_a_pattern_is_explained_in_words_not_shown_as_a_regex(shared):
     client, auth = shared
     lang = client.get("/events?lang=xx", headers=auth).json()["detail"][0]

@@ -76,6 +76,11 @@ def field_errors(errors: list[dict]) -> list[dict]:
         message = str(e.get("msg", "invalid")).removeprefix("Value error, ")
         if kind == "string_pattern_mismatch":  # a regex means nothing to most people
             message = _PATTERN_MESSAGES.get((e.get("ctx") or {}).get("pattern"), message)
+        elif kind == "decimal_type":  # pydantic names its Python types; null is "missing"
+            if e.get("input", ...) is None:
+                kind, message = "missing", "Field required"
+            else:
+                message = 'must be a number (as 42.5 or "42.50")'
         out.append({"field": field_name(tuple(e.get("loc", ()))), "message": message, "type": kind})
     return out
 
