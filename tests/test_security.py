@@ -453,3 +453,16 @@ def test_the_default_stats_window_fits_a_30_day_limit(make_client):
     assert client.get("/feedback/stats", headers=auth).status_code == 200
     wide = {"from": "2026-01-01T00:00:00Z", "to": "2026-03-01T00:00:00Z"}
     assert client.get("/stats", params=wide, headers=auth).status_code == 422
+
+
+def test_a_relative_data_folder_is_the_projects_wherever_a_process_starts(tmp_path, monkeypatch):
+    """``VIGILANTE_DATA_DIR=data`` (as .env.example has it) from another folder still finds
+    the project's database, as the default does, not a new one beside the current folder."""
+    from vigilante.config import PROJECT_ROOT
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("VIGILANTE_DATA_DIR", "data")
+    settings = Settings(_env_file=None)
+    assert settings.data_dir == PROJECT_ROOT / "data"
+    assert settings.sqlalchemy_url == f"sqlite:///{PROJECT_ROOT / 'data' / 'vigilante.db'}"
+    assert Settings(data_dir=tmp_path / "x", _env_file=None).data_dir == tmp_path / "x"

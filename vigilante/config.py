@@ -18,8 +18,13 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
 class Settings(BaseSettings):
+    # The project's .env wherever a process starts from (`make run`, `python demo.py` from
+    # another folder); one in the folder it starts from, if any, is read after it and wins.
     model_config = SettingsConfigDict(
-        env_prefix="VIGILANTE_", env_file=".env", extra="ignore", frozen=True
+        env_prefix="VIGILANTE_",
+        env_file=(PROJECT_ROOT / ".env", ".env"),
+        extra="ignore",
+        frozen=True,
     )
 
     # Storage
@@ -130,6 +135,13 @@ class Settings(BaseSettings):
     smtp_from: str = "Vigilante de Gastos <vigilante@localhost>"
     smtp_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
     digest_hour: int = Field(default=8, ge=0, le=23, description="Local hour of the daily digest")
+
+    @field_validator("data_dir")
+    @classmethod
+    def _in_the_project(cls, value: Path) -> Path:
+        """A relative folder (``VIGILANTE_DATA_DIR=data``, as in .env.example) is the
+        project's, as the default is: every process finds the same database wherever it runs."""
+        return value if value.is_absolute() else PROJECT_ROOT / value
 
     @field_validator("currency")
     @classmethod
