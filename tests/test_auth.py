@@ -98,9 +98,23 @@ def test_expired_and_forged_tokens_are_401(client):
     now = int(time.time())
     expired = jwt.encode({"sub": "1", "iat": now - 7200, "exp": now - 3600}, key, "HS256")
     forged = jwt.encode({"sub": "1", "iat": now, "exp": now + 60}, b"x" * 48, "HS256")
+    said = {}
     for token in [expired, forged, "not-a-token"]:
-        r = client.get("/events", headers={"Authorization": f"Bearer {token}"})
-        assert r.status_code == 401
+        for path in ("/events", "/event"):  # (the ingest fast path answers alike)
+            call = client.get if path == "/events" else client.post
+            r = call(path, headers={"Authorization": f"Bearer {token}"})
+            assert r.status_code == 401
+            said[token, path] = (r.json()["detail"], r.headers["www-authenticate"])
+    # An expired token is said to be one (RFC 6750's invalid_token), so a client logs in again.
+    assert said[expired, "/events"] == (
+        "the token expired: log in again at POST /token",
+        'Bearer error="invalid_token", error_description="expired"',
+    )
+    assert said[forged, "/events"][1] == said["not-a-token", "/events"][1]
+    assert said[forged, "/events"][1] == 'Bearer error="invalid_token"'
+    assert all(said[t, "/event"] == said[t, "/events"] for t in (expired, forged))
+    missing = client.get("/events")
+    assert missing.headers["www-authenticate"] == "Bearer"
 
 
 def test_token_lifetime_comes_from_settings(make_client):

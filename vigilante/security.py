@@ -194,6 +194,17 @@ def _verified_claims(token: str, key: bytes) -> tuple[int, int] | None:
     return (user_id, expires) if 1 <= user_id <= MAX_ID else None
 
 
+def expired_token(token: str, key: bytes) -> bool:
+    """Whether ``token`` is one of ours (its signature checks out) whose time is up."""
+    try:
+        jwt.decode(token, key, algorithms=[ALGORITHM], options={"require": ["exp", "sub"]})
+    except jwt.ExpiredSignatureError:
+        return True
+    except (jwt.PyJWTError, ValueError, TypeError):
+        return False
+    return False
+
+
 class VerifiedTokens:
     """Tokens whose signature was already checked, kept with their expiry.
 
@@ -206,6 +217,10 @@ class VerifiedTokens:
         self._key = key
         self._size = size
         self._seen: dict[str, tuple[int, int]] = {}
+
+    def expired(self, token: str) -> bool:
+        """For the 401's words only (a refused token costs a second decode)."""
+        return expired_token(token, self._key)
 
     def user_id(self, token: str) -> int | None:
         claims = self._seen.get(token)

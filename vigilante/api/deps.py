@@ -50,6 +50,17 @@ UNAUTHORIZED = HTTPException(
     detail="not authenticated: log in at POST /token and send 'Authorization: Bearer <token>'",
     headers={"WWW-Authenticate": "Bearer"},
 )
+# RFC 6750: a token was sent but cannot be used; the client knows to log in again.
+EXPIRED = HTTPException(
+    status_code=status.HTTP_401_UNAUTHORIZED,
+    detail="the token expired: log in again at POST /token",
+    headers={"WWW-Authenticate": 'Bearer error="invalid_token", error_description="expired"'},
+)
+INVALID = HTTPException(
+    status_code=status.HTTP_401_UNAUTHORIZED,
+    detail="invalid token: log in at POST /token and send 'Authorization: Bearer <token>'",
+    headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+)
 
 
 async def current_user_id(
@@ -66,10 +77,10 @@ async def authenticate(ctx: AppContext, token: str | None) -> int:
         raise UNAUTHORIZED
     user_id = ctx.tokens.user_id(token)
     if user_id is None:
-        raise UNAUTHORIZED
+        raise EXPIRED if ctx.tokens.expired(token) else INVALID
     if user_id not in ctx.known_users:
         if not await run_in_threadpool(_user_exists, ctx.engine, user_id):
-            raise UNAUTHORIZED
+            raise INVALID
         ctx.known_users.add(user_id)
     return user_id
 
