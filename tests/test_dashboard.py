@@ -120,9 +120,10 @@ def test_history_filters_and_csv_export(live_api, open_app):
     assert at.get("download_button")
 
 
-def test_history_loads_the_next_page_below_the_rows_already_shown(live_api, open_app):
-    username, password = live_api.new_user("many")
-    client = VigilanteClient(live_api.url)
+def user_with_250_expenses(api) -> tuple[str, VigilanteClient]:
+    """More than a History page (200), an hour apart over the last 20 days."""
+    username, password = api.new_user("many")
+    client = VigilanteClient(api.url)
     client.login(username, password)
     start = datetime.now(UTC) - timedelta(days=20)
     client.post_events(
@@ -132,6 +133,11 @@ def test_history_loads_the_next_page_below_the_rows_already_shown(live_api, open
             for n in range(250)
         ]
     )  # fmt: skip
+    return username, client
+
+
+def test_history_loads_the_next_page_below_the_rows_already_shown(live_api, open_app):
+    username, client = user_with_250_expenses(live_api)
     at = login(open_app("dashboard.py", live_api.url), username)
     first = at.dataframe[0].value
     assert len(first) == 200
@@ -240,17 +246,7 @@ def test_history_shows_new_expenses_on_refresh_with_the_filters_kept(
 
 
 def test_history_refresh_keeps_the_pages_loaded(live_api, open_app):
-    username, password = live_api.new_user("many")
-    client = VigilanteClient(live_api.url)
-    client.login(username, password)
-    start = datetime.now(UTC) - timedelta(days=20)
-    client.post_events(
-        [
-            {"amount": f"{10 + n % 30}.50", "category": "mercado", "merchant": "Dia",
-             "occurred_at": (start + timedelta(hours=n)).isoformat()}
-            for n in range(250)
-        ]
-    )  # fmt: skip
+    username, client = user_with_250_expenses(live_api)
     at = login(open_app("dashboard.py", live_api.url), username)
     at.button(key="hist_more").click().run()
     loaded = at.dataframe[0].value
