@@ -218,6 +218,19 @@ def test_a_null_amount_is_missing_and_a_wrong_type_is_said_without_python_words(
         assert (error["field"], error["type"], error["message"]) == ("amount", *expected)
 
 
+def test_a_login_sent_as_json_is_told_to_send_a_form(shared):
+    client, _ = shared
+    r = client.post("/token", json={"username": "ana", "password": "correct horse battery"})
+    assert r.status_code == 422
+    for error in r.json()["detail"]:
+        assert error["field"] in ("username", "password")
+        assert "application/x-www-form-urlencoded" in error["message"], error
+    # A form missing a field is told plainly.
+    r = client.post("/token", data={"username": "ana"})
+    (error,) = r.json()["detail"]
+    assert (error["field"], error["message"]) == ("password", "Field required")
+
+
 def test_a_pattern_is_explained_in_words_not_shown_as_a_regex(shared):
     client, auth = shared
     lang = client.get("/events?lang=xx", headers=auth).json()["detail"][0]

@@ -37,6 +37,10 @@ _PATTERN_MESSAGES = {
     LANG_PATTERN: "should be pt-BR, pt or en",
     USERNAME_PATTERN: "may hold only letters without accents, digits and . _ @ -",
 }
+_TOKEN_NEEDS_A_FORM = (
+    "Field required: POST /token takes a form (content-type: application/x-www-form-urlencoded"
+    ", as curl -d 'username=...&password=...' sends), not JSON"
+)
 _WHOLE_BODY_TYPES = {"dict_type", "model_attributes_type", "list_type", "model_type"}
 _NOT_JSON_TYPE = "send the body as JSON with the header 'content-type: application/json' (got: {})"
 
@@ -111,6 +115,10 @@ def install(app: FastAPI) -> None:
             for error in errors:
                 if error["field"] == "body" and error["type"] in _WHOLE_BODY_TYPES:
                     error["message"] = _NOT_JSON_TYPE.format(media or "none")
+        elif request.url.path == "/token":  # OAuth2's login is a form, not JSON
+            for error in errors:
+                if error["type"] == "missing":
+                    error["message"] = _TOKEN_NEEDS_A_FORM
         return JSONResponse(status_code=422, content={"detail": errors})
 
     @app.exception_handler(InvalidExpense)
