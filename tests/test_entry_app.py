@@ -40,6 +40,21 @@ def test_an_invalid_expense_shows_errors_beside_fields_and_stores_nothing(live_a
     assert client.events() == []
 
 
+def test_logging_out_forgets_what_the_last_user_saw_and_typed(live_api, open_app):
+    at, _ = logged_in_app(live_api, open_app)
+    at.text_input(key="amount").input("4.321,00")
+    at.selectbox(key="category").select("casa")
+    at.button(key="submit").click().run()
+    assert any("R$ 4.321,00" in c.value for c in at.caption)
+    at.text_input(key="merchant").input("typed by ana, not sent")
+    at.button(key="logout").click().run()
+    bia, _ = live_api.new_user("entry")
+    at = login(at, bia)
+    assert not at.exception
+    assert not any("4.321" in c.value for c in at.caption)  # no last verdict of ana's
+    assert at.text_input(key="merchant").value == ""
+
+
 def test_a_valid_expense_gets_its_verdict_at_once(live_api, open_app):
     at, client = logged_in_app(live_api, open_app)
     at.text_input(key="amount").input("1.234,56")

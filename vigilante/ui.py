@@ -140,6 +140,7 @@ def _demo_prefill() -> tuple[str, str] | None:
 
 def require_login(client: VigilanteClient) -> None:
     """Show the login form and stop the page until the user is logged in (auth on only)."""
+    _forget_last_session()
     if not st.session_state.get("auth_required", True) or client.logged_in:
         return
     prefill = _demo_prefill()
@@ -196,11 +197,28 @@ def account_box(client: VigilanteClient) -> None:
             st.rerun()
 
 
+# What outlives a log-out: the connection to the API and the chosen language. Everything else
+# in the session (the dashboard's feed and history, the entry app's last verdict, categories,
+# pending expense, what was typed in forms) was the last user's.
+KEPT_ON_LOGOUT = ("api", "lang", "auth_required")
+
+
 def log_out(client: VigilanteClient) -> None:
-    """Forget the session and what it showed: whoever logs in next starts from their own."""
+    """Forget the session and what it showed: whoever logs in next starts from their own.
+
+    The page may still be drawing (a session the API ended mid-run): widget state goes at the
+    start of the next run, before any widget is drawn (``require_login``)."""
     client.logout()
     for key in ("feed", "history"):
         st.session_state.pop(key, None)
+    st.session_state["forget_session"] = True
+
+
+def _forget_last_session() -> None:
+    if st.session_state.pop("forget_session", False):
+        for key in list(st.session_state.keys()):
+            if key not in KEPT_ON_LOGOUT:
+                del st.session_state[key]
 
 
 def handle_session_error(client: VigilanteClient, exc: ApiError) -> None:
