@@ -10,6 +10,7 @@ import json
 import os
 import stat
 import time
+from datetime import UTC, datetime, timedelta
 
 import jwt
 import pytest
@@ -454,6 +455,9 @@ def test_the_default_stats_window_fits_a_30_day_limit(make_client):
     auth = signup_and_login(client)
     assert client.get("/stats", headers=auth).status_code == 200
     assert client.get("/feedback/stats", headers=auth).status_code == 200
+    # The dashboard's own request: from the start of its window, no ``to``.
+    since = (datetime.now(UTC) - timedelta(days=29, hours=23)).isoformat()
+    assert client.get("/stats", params={"from": since}, headers=auth).status_code == 200
     wide = {"from": "2026-01-01T00:00:00Z", "to": "2026-03-01T00:00:00Z"}
     assert client.get("/stats", params=wide, headers=auth).status_code == 422
 

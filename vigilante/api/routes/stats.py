@@ -27,7 +27,9 @@ def period(ctx, start: datetime | None, end: datetime | None) -> tuple[datetime,
     """``from`` and ``to`` as asked, checked; by default the last 30 days up to now, and the
     expenses dated a little ahead that ingest accepts (``max_future_minutes``) with them."""
     now = datetime.now(UTC)
-    asked = start is not None  # (the default span is ours to keep within the limit)
+    # The span the limit applies to is the caller's: up to ``to``, or up to now without one
+    # (the look-ahead added below is ours, and so is the default span).
+    asked = (end or now) - start if start is not None else None
     if start is None:
         days = min(DEFAULT_DAYS, ctx.settings.max_stats_days)
         start = (end or now) - timedelta(days=days)
@@ -35,7 +37,7 @@ def period(ctx, start: datetime | None, end: datetime | None) -> tuple[datetime,
         end = now + timedelta(minutes=ctx.settings.max_future_minutes)
     if start >= end:
         raise _bad("from", "must be before 'to'")
-    if asked and end - start > timedelta(days=ctx.settings.max_stats_days):
+    if asked is not None and asked > timedelta(days=ctx.settings.max_stats_days):
         raise _bad("from", f"the range may span at most {ctx.settings.max_stats_days} days")
     return start, end
 
