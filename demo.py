@@ -116,8 +116,8 @@ def problem(exc: ApiError, url: str, lang: str) -> str:
         fields = i18n.field_errors(exc.errors, lang)
         return "; ".join(f"{i18n.t(f, lang) if f in i18n.STRINGS else f}: {m}"
                          for f, m in fields.items())  # fmt: skip
-    if exc.status:
-        return i18n.t("demo_status", lang, status=exc.status)
+    if exc.status:  # the API's own words after the status: "403 sign-up is disabled ..."
+        return i18n.t("demo_status", lang, answer=exc.message)
     return exc.message
 
 
@@ -127,6 +127,8 @@ def retrying(action, tally: Tally, lang: str, url: str = ""):
         try:
             return action()
         except (ApiUnreachable, ServerError) as exc:
+            if exc.status is not None and exc.status < 500:
+                raise  # a 403 or 413 says the same next time: no point in waiting for it
             tally.retries += 1
             say(i18n.t("demo_retrying", lang, problem=problem(exc, url, lang)))
             time.sleep(WAIT_WHEN_DOWN_S)
@@ -217,6 +219,8 @@ def main(argv: list[str] | None = None) -> int:
                 time.sleep(args.interval)
     except KeyboardInterrupt:
         pass
+    except ApiError as exc:  # an answer no retry changes: said, then the summary
+        say(i18n.t("demo_stopped", args.lang, problem=problem(exc, client.base_url, args.lang)))
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM):  # Ctrl-C, then `make run` stopping us
             signal.signal(sig, signal.SIG_IGN)

@@ -132,9 +132,9 @@ def test_wrong_password_and_no_login_are_explained(live_api, tmp_path):
     assert wrong.stderr.strip() == f"Senha incorreta para {username!r}."
     short = run_demo(live_api.url, "--username", username, "--password", "wrong")
     assert short.returncode != 0
-    assert short.stderr.startswith(
+    assert short.stderr.strip() == (
         f"Não foi possível entrar como {username!r} (senha incorreta?) nem criar essa conta: "
-        "Senha: "
+        "Senha: curto demais: pelo menos 8 caracteres"
     )
     env = clean_env(VIGILANTE_DATA_DIR=str(tmp_path))
     none = run_demo(live_api.url, "--count", "1", env=env)
@@ -142,6 +142,23 @@ def test_wrong_password_and_no_login_are_explained(live_api, tmp_path):
     new = run_demo(live_api.url, "--username", "demo-typo", "--password", PASSWORD, "--count",
                    "1", "--history-days", "0", "--lang", "en")  # fmt: skip
     assert new.returncode == 0 and "Account 'demo-typo' created: the name was free." in new.stdout
+
+
+def test_an_answer_no_retry_changes_stops_the_demo_with_the_apis_reason(tmp_path):
+    """Sign-up disabled (403): said once with the API's own words, not retried for ever."""
+    from tests.live_api import LiveApi
+
+    api = LiveApi(tmp_path, env={"VIGILANTE_ALLOW_SIGNUP": "false"}).start()
+    try:
+        result = run_demo(api.url, "--username", "nobody-here", "--password", PASSWORD)
+    finally:
+        api.stop()
+    assert result.returncode != 0
+    assert "tentando de novo" not in result.stdout
+    assert result.stderr.strip().startswith(
+        "Não foi possível entrar como 'nobody-here' (senha incorreta?) nem criar essa conta: "
+        "a API respondeu 403 "
+    )
 
 
 def test_api_down_is_retried_not_a_traceback(dead_url):

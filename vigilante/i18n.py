@@ -53,7 +53,8 @@ STRINGS: dict[str, dict[str, str]] = {
     },
     # demo.py's own messages
     "demo_unreachable": {"pt-BR": "API inacessível em {url}", "en": "API unreachable at {url}"},
-    "demo_status": {"pt-BR": "a API respondeu {status}", "en": "the API answered {status}"},
+    "demo_status": {"pt-BR": "a API respondeu {answer}", "en": "the API answered {answer}"},
+    "demo_stopped": {"pt-BR": "Parando: {problem}", "en": "Stopping: {problem}"},
     "demo_retrying": {"pt-BR": "… {problem}; tentando de novo", "en": "… {problem}; retrying"},
     "demo_retry_in": {
         "pt-BR": "… {problem}; nova tentativa ({attempt}) em {delay} s",
@@ -333,7 +334,11 @@ STRINGS: dict[str, dict[str, str]] = {
     },
     "fe_decimal_type": {"pt-BR": "não é um número", "en": "is not a number"},
     "fe_finite_number": {"pt-BR": "deve ser um número finito", "en": "must be a finite number"},
-    "fe_string_too_short": {"pt-BR": "não pode ficar vazio", "en": "must not be empty"},
+    "fe_string_too_short": {
+        "pt-BR": "curto demais: pelo menos {limit} caracteres",
+        "en": "too short: at least {limit} characters",
+    },
+    "fe_empty": {"pt-BR": "não pode ficar vazio", "en": "must not be empty"},
     "fe_string_too_long": {
         "pt-BR": "texto longo demais: no máximo {limit} caracteres",
         "en": "too long: at most {limit} characters",
@@ -451,7 +456,7 @@ STRINGS |= {
 # Pydantic error type -> the context key holding the limit it names.
 # Errors whose sentence names a limit the API gave ("Input should be less than or equal to
 # 1000000000", "is more than 1440 minutes in the future"): the number is kept, in the UI's way.
-_LIMITED = {"greater_than", "less_than_equal", "string_too_long", "future"}
+_LIMITED = {"greater_than", "less_than_equal", "string_too_long", "string_too_short", "future"}
 _FIRST_NUMBER = re.compile(r"\d+(?:\.\d+)?")
 
 _VALUE_ERRORS = {
@@ -591,6 +596,8 @@ def field_error(error: dict, lang: str = "pt-BR") -> str:
                 break
     key = f"fe_{kind}"
     found = _FIRST_NUMBER.search(message) if kind in _LIMITED else None
+    if kind == "string_too_short" and (found is None or float(found.group()) <= 1):
+        return t("fe_empty", lang)
     if found:
         return t(key, lang, limit=_limit(kind, float(found.group()), lang))
     if key in STRINGS and kind not in _LIMITED:
