@@ -89,6 +89,13 @@ def test_add_switch_off_and_delete_rules_and_budgets(live_api, open_app):
     at.button(key="rule_submit").click().run()
     assert [e.value for e in at.error] == [escape_md("Acima de (R$): campo obrigatório")]
     assert len(client.rules()) == 2
+    at.number_input(key="rule_amount").set_value(500.0)
+    at.text_input(key="rule_category").input("c" * 70)  # the rule form's category, by its label
+    at.button(key="rule_submit").click().run()
+    assert [e.value for e in at.error] == [
+        "Só na categoria (opcional): texto longo demais: no máximo 64 caracteres"
+    ]
+    assert len(client.rules()) == 2
 
     at.text_input(key="budget_category").input("")
     at.number_input(key="budget_limit").set_value(3000.0)

@@ -545,7 +545,7 @@ _MONTHS = {
 def month(year_month: str, lang: str = "pt-BR") -> str:
     """``2026-11`` -> ``novembro de 2026`` / ``November 2026`` (anything else as it is)."""
     year, _, number = year_month.partition("-")
-    if not (year.isdigit() and number.isdigit() and 1 <= int(number) <= 12):
+    if not (year.isdecimal() and number.isdecimal() and 1 <= int(number) <= 12):
         return year_month
     name = _MONTHS[lang if lang in _MONTHS else "pt-BR"][int(number) - 1]
     return f"{name} de {year}" if lang == "pt-BR" else f"{name} {year}"

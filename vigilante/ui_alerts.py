@@ -51,18 +51,20 @@ def _call(action, *args) -> None:
         action(*args)
     except InvalidInput as exc:  # shown with st.error, which reads Markdown
         fields = i18n.field_errors(exc.errors, ui.lang())
-        text = "; ".join(f"{_field_label(k)}: {v}" for k, v in fields.items())
+        budget = "budget" in getattr(action, "__name__", "")  # (else a rule's form)
+        text = "; ".join(f"{_field_label(k, budget)}: {v}" for k, v in fields.items())
         st.session_state[ERROR_KEY] = ui.escape_md(text)
     except ApiError as exc:
         st.session_state[ERROR_KEY] = t("api_error", message=ui.escape_md(exc.message))
 
 
-# The form's own label for a field the API names (rules and budgets), not the API's id.
-_LABELS = {"name": "rule_name", "limit": "bud_limit", "category": "bud_category"}
+# The form's own label for a field the API names, not the API's id: a budget's, else a rule's.
+_BUDGET_LABELS = {"limit": "bud_limit", "category": "bud_category"}
+_RULE_LABELS = {"name": "rule_name"}
 
 
-def _field_label(field: str) -> str:
-    key = _LABELS.get(field, f"f_{field}")
+def _field_label(field: str, budget: bool = False) -> str:
+    key = (_BUDGET_LABELS if budget else _RULE_LABELS).get(field, f"f_{field}")
     return t(key, symbol=_symbol()) if key in i18n.STRINGS else field
 
 
