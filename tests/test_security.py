@@ -473,3 +473,23 @@ def test_a_relative_data_folder_is_the_projects_wherever_a_process_starts(tmp_pa
     assert settings.data_dir == PROJECT_ROOT / "data"
     assert settings.sqlalchemy_url == f"sqlite:///{PROJECT_ROOT / 'data' / 'vigilante.db'}"
     assert Settings(data_dir=tmp_path / "x", _env_file=None).data_dir == tmp_path / "x"
+
+
+def test_a_relative_sqlite_url_is_the_projects_and_uris_are_left_alone(tmp_path, monkeypatch):
+    """``sqlite:///data/vigilante.db`` (the README's default, written out) from another folder
+    is the project's database; a ``file:`` URI makes no stray file, nor a dangling symlink a
+    database others can read."""
+    from vigilante.config import PROJECT_ROOT
+    from vigilante.db import engine_for_url
+
+    monkeypatch.chdir(tmp_path)
+    relative = Settings(database_url="sqlite:///data/vigilante.db", _env_file=None)
+    assert relative.sqlalchemy_url == f"sqlite:///{PROJECT_ROOT / 'data' / 'vigilante.db'}"
+    memory = "sqlite:///file::memory:?cache=shared&uri=true"
+    assert Settings(database_url=memory, _env_file=None).sqlalchemy_url == memory
+    engine_for_url(memory).dispose()
+    assert list(tmp_path.iterdir()) == []  # no file named "file::memory:"
+    link = tmp_path / "link.db"
+    link.symlink_to(tmp_path / "target.db")
+    engine_for_url(f"sqlite:///{link}").dispose()
+    assert (tmp_path / "target.db").stat().st_mode & 0o777 == 0o600

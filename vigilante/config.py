@@ -13,6 +13,7 @@ from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -142,6 +143,21 @@ class Settings(BaseSettings):
         """A relative folder (``VIGILANTE_DATA_DIR=data``, as in .env.example) is the
         project's, as the default is: every process finds the same database wherever it runs."""
         return value if value.is_absolute() else PROJECT_ROOT / value
+
+    @field_validator("database_url")
+    @classmethod
+    def _sqlite_in_the_project(cls, value: str | None) -> str | None:
+        """``sqlite:///data/vigilante.db`` (relative) is the project's file too, wherever a
+        process starts; absolute paths, ``:memory:``, ``file:`` URIs and servers are as given."""
+        if not value or not value.startswith("sqlite"):
+            return value
+        url = make_url(value)
+        database = url.database
+        if not database or database == ":memory:" or database.startswith("file:"):
+            return value
+        if Path(database).is_absolute():
+            return value
+        return url.set(database=str(PROJECT_ROOT / database)).render_as_string(hide_password=False)
 
     @field_validator("currency")
     @classmethod

@@ -54,8 +54,8 @@ def engine_for_url(
         pool = pool or {"pool_size": 10, "max_overflow": 20}
         return create_engine(url, pool_pre_ping=True, **pool)
 
-    if url.database and url.database != ":memory:":
-        _private_database(Path(url.database))
+    if url.database and url.database != ":memory:" and not url.database.startswith("file:"):
+        _private_database(Path(url.database))  # (a file: URI names its path its own way)
     # LIFO: the connection used last is warmest (SQLite's page cache is per connection).
     pool = pool or {"pool_size": 8, "max_overflow": 8, "pool_use_lifo": True}
     engine = create_engine(
@@ -94,6 +94,7 @@ def _private_database(path: Path) -> None:
     """The database file readable by its owner only: it holds password hashes and every
     expense. Created so, and tightened if an older run left it readable by others (SQLite
     gives its -wal and -shm files the database file's permissions)."""
+    path = path.resolve()  # a symlink's target, even a missing one, is what SQLite opens
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     with contextlib.suppress(FileExistsError):
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
