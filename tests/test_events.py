@@ -224,6 +224,7 @@ def test_reasons_follow_the_requested_language(client, auth):
         ("en;q=0.5, pt-BR;q=0.9", "mesmo valor"),
         ("pt;q=0, en-GB", "same amount"),
         ("de, it", "mesmo valor"),  # none we speak: the deployment's (pt-BR)
+        ("pt;q=0, *", "same amount"),  # the deployment's, refused: the other one
     ):
         r = client.get(f"/events/{pt['id']}", headers=auth | {"Accept-Language": header})
         assert r.json()["reasons"][0]["message"].startswith(said), header

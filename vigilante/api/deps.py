@@ -113,19 +113,22 @@ async def reply_language(
 def choose_language(ctx: AppContext, lang: str | None, accept_language: str | None) -> str:
     """``?lang=`` first; else the most preferred language of ``Accept-Language`` that we speak
     ("fr-FR,fr;q=0.9,en;q=0.8" -> English); else the deployment's."""
-    choices = [lang.lower()] if lang else _by_preference(accept_language or "")
+    choices, refused = ([lang.lower()], []) if lang else _by_preference(accept_language or "")
     for choice in choices:
         if choice.startswith("en"):
             return "en"
         if choice.startswith("pt"):
             return "pt-BR"
-    return ctx.settings.lang
+    default = ctx.settings.lang
+    if any(default.lower().startswith(tag[:2]) for tag in refused):  # "pt;q=0, *"
+        return "en" if default != "en" else "pt-BR"
+    return default
 
 
-def _by_preference(header: str) -> list[str]:
-    """Language tags of an ``Accept-Language`` header, lower-case, most wanted first (q=0 is
-    "not this one"); ties keep the header's order."""
-    weighted = []
+def _by_preference(header: str) -> tuple[list[str], list[str]]:
+    """Language tags of an ``Accept-Language`` header, lower-case, most wanted first (ties keep
+    the header's order); and those it refuses (q=0)."""
+    weighted, refused = [], []
     for position, part in enumerate(header.split(",")[:20]):  # (a header is short; bounded)
         tag, _, params = part.strip().lower().partition(";")
         q = 1.0
@@ -138,7 +141,9 @@ def _by_preference(header: str) -> list[str]:
                     q = 0.0
         if tag and q > 0:
             weighted.append((-q, position, tag))
-    return [tag for _, _, tag in sorted(weighted)]
+        elif tag and tag != "*":
+            refused.append(tag)
+    return [tag for _, _, tag in sorted(weighted)], refused
 
 
 Lang = Annotated[str, Depends(reply_language)]
