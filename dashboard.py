@@ -421,8 +421,15 @@ def _load_more(api: VigilanteClient, state: dict) -> None:
         state["error"] = exc
         return
     state["rows"] += page
-    state["done"] = len(page) < HISTORY_PAGE
+    state["done"] = _last_page(api, state, page)
     state["keep"] += HISTORY_PAGE
+
+
+def _last_page(api: VigilanteClient, state: dict, page: list[dict]) -> bool:
+    """Whether nothing older than ``page`` matches: a short page may only be the API's limit."""
+    if len(page) >= HISTORY_PAGE:
+        return False
+    return not page or not api.events(limit=1, before_id=page[-1]["id"], **state["query"])
 
 
 def _history_news(api: VigilanteClient, state: dict) -> None:
@@ -435,10 +442,17 @@ def _history_news(api: VigilanteClient, state: dict) -> None:
     """
     if not state["rows"]:
         page = api.events(limit=HISTORY_PAGE, **state["query"])
-        state["rows"], state["done"] = page, len(page) < HISTORY_PAGE
+        state["rows"], state["done"] = page, _last_page(api, state, page)
         return
-    fresh = api.events(limit=HISTORY_PAGE, after_id=state["rows"][0]["id"], **state["query"])
-    if len(fresh) >= HISTORY_PAGE:
+    newest = state["rows"][0]["id"]
+    fresh = api.events(limit=HISTORY_PAGE, after_id=newest, **state["query"])
+    # A page of news may be cut short by the API's own page limit (VIGILANTE_MAX_PAGE, which this
+    # process may not share): whether anything lies between it and the rows shown is asked.
+    gap = bool(fresh) and (
+        len(fresh) >= HISTORY_PAGE
+        or bool(api.events(limit=1, after_id=newest, before_id=fresh[-1]["id"], **state["query"]))
+    )
+    if gap:
         state["rows"], state["done"], state["keep"] = fresh, False, HISTORY_PAGE
     elif fresh:
         rows = fresh + state["rows"]

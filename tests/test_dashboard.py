@@ -120,6 +120,10 @@ def test_history_filters_and_csv_export(live_api, open_app):
     assert at.get("download_button")
 
 
+def keys(at) -> set[str]:
+    return {b.key for b in at.button}
+
+
 def user_with_250_expenses(api) -> tuple[str, VigilanteClient]:
     """More than a History page (200), an hour apart over the last 20 days."""
     username, password = api.new_user("many")
@@ -279,9 +283,10 @@ def test_history_after_more_new_expenses_than_a_page_offers_the_rest_below(live_
 
 
 def test_history_within_a_smaller_api_page_loses_nothing(tmp_path, open_app):
-    """An API serving at most 100 rows a page (VIGILANTE_MAX_PAGE=100, the dashboard's too):
-    150 new expenses at once show as the newest 100 with "load more" below, not as 100 on top
-    of the old rows with 50 missing for good."""
+    """An API serving at most 100 rows a page (VIGILANTE_MAX_PAGE=100), with the dashboard
+    told so or not: 150 new expenses at once show as the newest 100 with "load more" below,
+    not as 100 on top of the old rows with 50 missing for good; "load more" goes on until the
+    oldest."""
     from tests.live_api import LiveApi
 
     api = LiveApi(tmp_path, env={"VIGILANTE_MAX_PAGE": "100"}).start()
@@ -290,16 +295,18 @@ def test_history_within_a_smaller_api_page_loses_nothing(tmp_path, open_app):
         client = VigilanteClient(api.url)
         client.login(username, password)
         client.post_event({"amount": "18.90", "category": "padaria", "merchant": "Pão de Mel"})
-        at = login(open_app("dashboard.py", api.url, VIGILANTE_MAX_PAGE="100"), username)
-        client.post_events(
-            [{"amount": f"{10 + n % 30}.50", "category": "mercado", "merchant": "Dia"}
-             for n in range(150)]
-        )  # fmt: skip
-        at.run()
-        assert len(at.dataframe[0].value) == 100
-        at.button(key="hist_more").click().run()
-        table = at.dataframe[0].value
-        assert len(table) == 151 and table["id"].is_unique
+        for stored, told in ((151, {"VIGILANTE_MAX_PAGE": "100"}), (301, {})):
+            at = login(open_app("dashboard.py", api.url, **told), username)
+            client.post_events(
+                [{"amount": f"{10 + n % 30}.50", "category": "mercado", "merchant": "Dia"}
+                 for n in range(150)]
+            )  # fmt: skip
+            at.run()
+            assert len(at.dataframe[0].value) == 100
+            while "hist_more" in keys(at):
+                at.button(key="hist_more").click().run()
+            table = at.dataframe[0].value
+            assert table["id"].is_unique and len(table) == stored, told
     finally:
         api.stop()
 
