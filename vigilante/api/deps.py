@@ -113,6 +113,8 @@ async def reply_language(
 def choose_language(ctx: AppContext, lang: str | None, accept_language: str | None) -> str:
     """``?lang=`` first; else the most preferred language of ``Accept-Language`` that we speak
     ("fr-FR,fr;q=0.9,en;q=0.8" -> English); else the deployment's."""
+    if not (lang or accept_language):  # most API clients send neither (every POST /event)
+        return ctx.settings.lang
     choices, refused = ([lang.lower()], []) if lang else _by_preference(accept_language or "")
     for choice in choices:
         if choice.startswith("en"):
