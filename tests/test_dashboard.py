@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pyarrow as pa
 
@@ -21,8 +22,14 @@ def seeded_user(api) -> tuple[str, VigilanteClient]:
     client = VigilanteClient(api.url)
     client.login(username, password)
     now = datetime.now(UTC)
+    # Three hours ago, but never in last month: the "this month" figures count all three even
+    # when the suite runs in the first hours of a month (São Paulo time).
+    month_start = datetime.now(ZoneInfo(TZ)).replace(
+        day=1, hour=0, minute=0, second=0, microsecond=0
+    )
+    earlier = max(now - timedelta(hours=3), month_start + timedelta(seconds=1))
     bakery = {"amount": "18.90", "category": "padaria", "merchant": "Pão de Mel"}
-    client.post_event(bakery | {"occurred_at": (now - timedelta(hours=3)).isoformat()})
+    client.post_event(bakery | {"occurred_at": earlier.isoformat()})
     market = {"amount": "212.35", "category": "mercado", "merchant": "Dia a Dia"}
     client.post_event(market | {"occurred_at": (now - timedelta(minutes=4)).isoformat()})
     client.post_event(market | {"occurred_at": (now - timedelta(minutes=1)).isoformat()})
