@@ -45,14 +45,13 @@ def _symbol() -> str:
     return i18n.currency_symbol(get_settings().currency, ui.lang())
 
 
-def _call(action, *args) -> None:
+def _call(action, *args, labels: dict | None = None) -> None:
     """Button callback: runs before the rerun, so the page shows the result; errors are kept."""
     try:
         action(*args)
     except InvalidInput as exc:  # shown with st.error, which reads Markdown
         fields = i18n.field_errors(exc.errors, ui.lang())
-        budget = "budget" in getattr(action, "__name__", "")  # (else a rule's form)
-        text = "; ".join(f"{_field_label(k, budget)}: {v}" for k, v in fields.items())
+        text = "; ".join(f"{_field_label(k, labels)}: {v}" for k, v in fields.items())
         st.session_state[ERROR_KEY] = ui.escape_md(text)
     except ApiError as exc:
         st.session_state[ERROR_KEY] = t("api_error", message=ui.escape_md(exc.message))
@@ -63,8 +62,8 @@ _BUDGET_LABELS = {"limit": "bud_limit", "category": "bud_category"}
 _RULE_LABELS = {"name": "rule_name"}
 
 
-def _field_label(field: str, budget: bool = False) -> str:
-    key = (_BUDGET_LABELS if budget else _RULE_LABELS).get(field, f"f_{field}")
+def _field_label(field: str, labels: dict | None = None) -> str:
+    key = (labels or _RULE_LABELS).get(field, f"f_{field}")
     return t(key, symbol=_symbol()) if key in i18n.STRINGS else field
 
 
@@ -211,7 +210,8 @@ def budget_panel(client: VigilanteClient, budgets: list[dict]) -> None:
 def _add_budget(client: VigilanteClient) -> None:
     category = st.session_state.get("budget_category", "").strip()
     limit = st.session_state.get("budget_limit", 0.0)
-    _call(client.add_budget, {"category": category or None, "limit": f"{limit:.2f}"})
+    budget = {"category": category or None, "limit": f"{limit:.2f}"}
+    _call(client.add_budget, budget, labels=_BUDGET_LABELS)
 
 
 def budget_bar(client: VigilanteClient, b: dict) -> None:
